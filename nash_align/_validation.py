@@ -1,0 +1,73 @@
+"""Input checks shared by the public API.
+
+Shape checks are static and run at trace time, also under ``jit``. Value checks
+(NaN/inf, ranges, ``P + P^T = 1``) need concrete values: they run whenever the
+input is concrete (eager calls, the common case) and ``validate=True``; under
+``jit`` the input is a tracer and they are skipped. To validate inside a jitted
+program, call the function once eagerly on the same data, or validate the data
+before entering ``jit`` with the ``check_*`` helpers below.
+"""
+
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def is_concrete(x: Any) -> bool:
+  """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``)."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_rank_at_least(x: Any, rank: int, name: str) -> None:
+  if np.ndim(x) < rank:
+    raise ValueError(
+        f"{name} must have rank >= {rank}, got shape {np.shape(x)}.")
+
+
+def check_square(x: Any, name: str, min_size: int = 2) -> int:
+  """Checks ``x`` is ``[..., n, n]`` with ``n >= min_size``; returns ``n``."""
+  check_rank_at_least(x, 2, name)
+  shape = np.shape(x)
+  if shape[-1] != shape[-2]:
+    raise ValueError(
+        f"{name} must be square in its last two axes [..., n, n], got shape "
+        f"{shape}.")
+  if shape[-1] < min_size:
+    raise ValueError(
+        f"{name} must have n >= {min_size} alternatives, got n = {shape[-1]} "
+        f"(shape {shape}).")
+  return shape[-1]
+
+
+def check_finite(x: Any, name: str) -> None:
+  if is_concrete(x):
+    a = np.asarray(x)
+    if np.issubdtype(a.dtype, np.inexact) and not np.all(np.isfinite(a)):
+      bad = "NaN" if np.any(np.isnan(a)) else "inf"
+      raise ValueError(f"{name} contains {bad} values.")
+
+
+def check_preference_matrix(P: Any, name: str = "P", atol: float = 1e-5,
+                            validate: bool = True) -> int:
+  """Checks a preference matrix ``[..., n, n]``; returns ``n``.
+
+  Static: square, ``n >= 2``. Values (when concrete and ``validate``): finite,
+  entries in ``[0, 1]``, ``P + P^T = 1`` within ``atol`` (diagonal included,
+  so the diagonal is 1/2).
+  """
+  n = check_square(P, name)
+  if validate and is_concrete(P):
+    check_finite(P, name)
+    a = np.asarray(P, dtype=np.float64)
+    if a.size and (a.min() < -atol or a.max() > 1 + atol):
+      raise ValueError(
+          f"{name} must hold probabilities in [0, 1], found values in "
+          f"[{a.min():.6g}, {a.max():.6g}].")
+    err = np.abs(a + np.swapaxes(a, -1, -2) - 1.0)
+    if err.size and err.max() > atol:
+      i, j = np.unravel_index(np.argmax(err), err.shape)[-2:]
+      raise ValueError(
+          f"{name} must satisfy P + P^T = 1 (P[i, j] = Pr(i beats j)); "
+          f"P[{i}, {j}] + P[{j}, {i}] is off by {err.max():.3g} > atol={atol}.")
+  return n
