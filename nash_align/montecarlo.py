@@ -1,1 +1,634 @@
-"""Under construction."""
+"""Streaming, sharded Monte Carlo estimates of social-choice probabilities.
+
+``estimate(key, sampler, statistics, num_samples)`` draws ``num_samples``
+independent preference matrices from a sampler, evaluates one or more
+statistics on each, and returns an :class:`~nash_align.types.Estimate` per
+statistic (mean, standard error, confidence interval, sample count).
+
+Reproducibility. Sample ``i`` (``0 <= i < num_samples``, its global index) is
+drawn with the key ``jax.random.fold_in(key, i)``. This is the per-chunk
+``fold_in`` of the team contract with fixed one-sample chunks: it does not
+depend on how samples are grouped into jitted chunks or split across devices.
+The statistics in :data:`STATISTICS` are integer valued (indicators, counts)
+and are accumulated in integers, so their estimates are *bit-identical* for a
+seed whatever ``chunk_size``, the number of devices or hosts. A user statistic
+with floating-point values is summed in float64 per chunk; its estimate is then
+identical up to float64 rounding of the summation order.
+
+Memory. Work is done in jitted chunks of ``chunk_size`` samples (the last one
+padded and masked, so there is one compilation); only per-statistic sums stay
+on the host, so memory is flat in ``num_samples``.
+
+Scale-out. Each chunk's sample indices are sharded over a 1-D
+``jax.sharding.Mesh`` of all devices (``NamedSharding(mesh, P("samples"))``);
+the samples and statistics run where their indices live and XLA all-reduces the
+integer sums. Multi-host runs call ``jax.distributed.initialize()`` first; then
+``jax.devices()`` lists every host's devices, each process builds the same
+chunk indices and feeds its addressable shards (``jax.make_array_from_callback``)
+and every process gets the same replicated sums.
+
+Intervals. Probabilities (boolean statistics and histogram bins) get the
+Wilson score interval (Wilson, 1927), which keeps its coverage near 0 and 1
+where the Wald interval collapses:
+
+.. math::
+  \\frac{\\hat p + z^2/2N \\pm z\\sqrt{\\hat p(1-\\hat p)/N + z^2/4N^2}}{1 + z^2/N}.
+
+Real-valued statistics get the normal interval ``mean +- z * stderr``.
+
+The statistics reproduce the quantities of Liu et al., "Statistical
+Impossibility and Possibility of Aligning LLMs with Human Preferences: From
+Condorcet Paradox to Nash Equilibrium" (arXiv:2503.10990): a reward model can
+represent the majority preferences iff they are free of Condorcet cycles
+(``majority_transitive``), and the Nash equilibrium of the preference game is
+mixed iff there is no Condorcet winner (``nash_mixed`` against
+``condorcet_winner_exists``).
+"""
+
+import dataclasses
+import statistics as py_statistics
+import sys
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nash_align import preferences
+from nash_align import social_choice
+from nash_align.types import Estimate
+
+__all__ = (
+    "DEFAULT_SUPPORT_TOL",
+    "SAMPLERS",
+    "STATISTICS",
+    "StatisticSpec",
+    "estimate",
+    "make_sampler",
+    "wilson_interval",
+)
+
+# Samples are indexed by uint32: at most 2**32 - 1 samples per call.
+_MAX_SAMPLES = 2**32 - 1
+# An alternative is in the support of an equilibrium strategy when its
+# probability exceeds this (see ``nash_mixed``).
+DEFAULT_SUPPORT_TOL = 1e-3
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StatisticSpec:
+  """A statistic of one preference matrix and how to summarise it.
+
+  Attributes:
+    fn: ``fn(P) -> value`` for one preference matrix ``P`` ``[n, n]`` (it is
+      vmapped by the engine). ``kind="probability"``: a bool scalar;
+      ``"mean"``: an int or float scalar; ``"histogram"``: an int scalar in
+      ``[0, n]``, summarised as the distribution over ``0..n``.
+    kind: ``"probability"``, ``"mean"`` or ``"histogram"``.
+    doc: one-line description.
+  """
+
+  fn: Callable[[Any], Any]
+  kind: str
+  doc: str = ""
+
+
+def _condorcet_winner_exists(P):
+  return social_choice.condorcet_winner(P) >= 0
+
+
+def _no_condorcet_winner(P):
+  return social_choice.condorcet_winner(P) < 0
+
+
+def _condorcet_cycle_exists(P):
+  return social_choice.has_condorcet_cycle(P)
+
+
+def _majority_transitive(P):
+  return social_choice.is_majority_transitive(P)
+
+
+def _smith_set_size(P):
+  return jnp.sum(social_choice.smith_set(P), axis=-1, dtype=jnp.int32)
+
+
+def _equilibrium_support(P, support_tol=DEFAULT_SUPPORT_TOL):
+  """``[n]`` bool support of the row strategy of the margin game ``P - 1/2``."""
+  from nash_align import solvers  # pylint: disable=g-import-not-at-top
+  if not hasattr(solvers, "solve"):
+    raise NotImplementedError(
+        "nash statistics need nash_align.solvers.solve, which is not "
+        "available in this checkout.")
+  result = solvers.solve(P - 0.5)
+  return result.row > support_tol
+
+
+def _nash_mixed(P):
+  return jnp.sum(_equilibrium_support(P), axis=-1) > 1
+
+
+def _support_size(P):
+  return jnp.sum(_equilibrium_support(P), axis=-1, dtype=jnp.int32)
+
+
+def _nash_mixed_iff_no_condorcet_winner(P):
+  return _nash_mixed(P) == _no_condorcet_winner(P)
+
+
+STATISTICS: Mapping[str, StatisticSpec] = {
+    "condorcet_cycle_exists": StatisticSpec(
+        _condorcet_cycle_exists, "probability",
+        "the strict majority relation has a directed cycle"),
+    "condorcet_winner_exists": StatisticSpec(
+        _condorcet_winner_exists, "probability",
+        "some alternative beats every other by a strict majority"),
+    "majority_transitive": StatisticSpec(
+        _majority_transitive, "probability",
+        "the majority relation is transitive (representable by a reward)"),
+    "nash_mixed": StatisticSpec(
+        _nash_mixed, "probability",
+        "the equilibrium of the margin game P - 1/2 has support size > 1 "
+        f"(support: probability > {DEFAULT_SUPPORT_TOL:g})"),
+    "nash_mixed_iff_no_condorcet_winner": StatisticSpec(
+        _nash_mixed_iff_no_condorcet_winner, "probability",
+        "sample by sample, nash_mixed equals 'no Condorcet winner'"),
+    "no_condorcet_winner": StatisticSpec(
+        _no_condorcet_winner, "probability",
+        "no alternative beats every other by a strict majority"),
+    "smith_set_size": StatisticSpec(
+        _smith_set_size, "mean", "size of the Smith set"),
+    "smith_set_size_distribution": StatisticSpec(
+        _smith_set_size, "histogram", "distribution of the Smith-set size"),
+    "support_size": StatisticSpec(
+        _support_size, "histogram",
+        "distribution of the equilibrium support size of the margin game"),
+}
+
+# ---------------------------------------------------------------------------
+# Samplers: each registered name becomes ``sample(key) -> P [n, n]``.
+# ---------------------------------------------------------------------------
+
+# What each preferences sampler returns: rankings [m, n] (best-first),
+# counts [n, n], or a preference matrix [n, n].
+_SAMPLER_OUTPUT = {
+    "impartial_culture": "rankings",
+    "impartial_culture_counts": "counts",
+    "independent_pairwise": "matrix",
+    "mallows": "rankings",
+    "plackett_luce": "rankings",
+    "population_mixture": "rankings",
+    "random_tournament": "matrix",
+}
+SAMPLERS = tuple(sorted(_SAMPLER_OUTPUT))
+_NEEDS_VOTERS = {k for k, v in _SAMPLER_OUTPUT.items() if v != "matrix"}
+
+
+def _check_int(value, name, minimum):
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise ValueError(f"{name} must be an integer, got {value!r}.")
+  if value < minimum:
+    raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+  return int(value)
+
+
+def make_sampler(name: str, num_alternatives: int | None = None,
+                 num_voters: int | None = None, dtype=None,
+                 **params) -> Callable[[jax.Array], jax.Array]:
+  """Builds ``sample(key) -> P [n, n]`` from a sampler of ``preferences``.
+
+  Rankings ``[m, n]`` go through ``preferences.pairwise_counts`` and counts
+  through ``preferences.preference_matrix``; matrix samplers are used as they
+  are. Arguments are checked here, before any work.
+
+  Args:
+    name: one of :data:`SAMPLERS`.
+    num_alternatives: ``n >= 2`` (``plackett_luce``/``population_mixture``
+      take it from their weights when omitted).
+    num_voters: ``m >= 1`` labelers (ranking and count samplers only).
+    dtype: float dtype of ``P`` (``None``: float32, float64 under x64).
+    **params: the sampler's own parameters (``phi``, ``weights``,
+      ``group_weights``, ``group_probs``, ``a``, ``b``, ...).
+
+  Returns:
+    A function of one key returning one preference matrix ``[n, n]``.
+
+  Raises:
+    ValueError: unknown name, ``n < 2``, ``m < 1`` or missing arguments.
+  """
+  if name not in _SAMPLER_OUTPUT:
+    raise ValueError(
+        f"Unknown sampler {name!r}; known samplers: {', '.join(SAMPLERS)}.")
+  if name == "plackett_luce" and num_alternatives is None:
+    num_alternatives = np.shape(params.get("weights", ()))[-1:] or None
+    num_alternatives = num_alternatives[0] if num_alternatives else None
+  if name == "population_mixture" and num_alternatives is None:
+    shape = np.shape(params.get("group_weights", ()))
+    num_alternatives = shape[-1] if len(shape) >= 2 else None
+  if num_alternatives is None:
+    raise ValueError(f"sampler {name!r} needs num_alternatives.")
+  n = _check_int(num_alternatives, "num_alternatives", 2)
+  kind = _SAMPLER_OUTPUT[name]
+  if kind != "matrix":
+    if num_voters is None:
+      raise ValueError(f"sampler {name!r} needs num_voters (labelers).")
+    m = _check_int(num_voters, "num_voters", 1)
+  elif num_voters is not None:
+    raise ValueError(
+        f"sampler {name!r} draws preference matrices directly; num_voters "
+        f"does not apply (got {num_voters}).")
+  fn = getattr(preferences, name, None)
+  if fn is None:
+    raise ValueError(f"sampler {name!r} is not available in "
+                     "nash_align.preferences in this checkout.")
+
+  if name in ("impartial_culture", "impartial_culture_counts"):
+    draw = lambda key: fn(key, m, n, **params)
+  elif name == "mallows":
+    draw = lambda key: fn(key, m, n, **params)
+  elif name == "plackett_luce":
+    draw = lambda key: fn(key, params["weights"], m)
+  elif name == "population_mixture":
+    draw = lambda key: fn(key, params["group_weights"], params["group_probs"],
+                          m)
+  elif name == "independent_pairwise":
+    draw = lambda key: fn(key, n, dtype=dtype, **params)
+  else:  # random_tournament
+    draw = lambda key: fn(key, n, dtype=dtype, **params)
+
+  def sample(key):
+    x = draw(key)
+    if kind == "rankings":
+      x = preferences.pairwise_counts(x)
+    if kind != "matrix":
+      x = preferences.preference_matrix(x, dtype=dtype)
+    return x
+
+  return sample
+
+
+# ---------------------------------------------------------------------------
+# Intervals
+# ---------------------------------------------------------------------------
+
+
+def _z_value(confidence: float) -> float:
+  return py_statistics.NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def wilson_interval(successes, num_samples, confidence: float = 0.95):
+  """Wilson score interval for a binomial proportion (numpy, float64).
+
+  Args:
+    successes: ``[...]`` counts ``k``.
+    num_samples: trials ``N >= 1``.
+    confidence: two-sided level in ``(0, 1)``.
+
+  Returns:
+    ``(low, high)`` float64 arrays ``[...]`` with
+    ``low <= k / N <= high`` inside ``[0, 1]``.
+  """
+  k = np.asarray(successes, dtype=np.float64)
+  n = float(num_samples)
+  z = _z_value(confidence)
+  p = k / n
+  denom = 1.0 + z * z / n
+  centre = (p + z * z / (2 * n)) / denom
+  half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+  # Exact endpoints at k = 0 and k = N (avoid rounding just off them).
+  low = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+  high = np.where(k >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
+  return low, high
+
+
+def _summarise(kind, total, total_sq, count, confidence) -> Estimate:
+  n = int(count)
+  if kind in ("probability", "histogram"):
+    k = np.asarray(total, dtype=np.float64)
+    mean = k / n
+    stderr = np.sqrt(mean * (1 - mean) / n)
+    low, high = wilson_interval(k, n, confidence)
+  else:
+    s = np.asarray(total, dtype=np.float64)
+    ss = np.asarray(total_sq, dtype=np.float64)
+    mean = s / n
+    var = np.maximum(ss / n - mean * mean, 0.0) * (n / max(n - 1, 1))
+    stderr = np.sqrt(var / n)
+    z = _z_value(confidence)
+    low, high = mean - z * stderr, mean + z * stderr
+  as_out = lambda a: np.float64(a) if np.ndim(a) == 0 else np.asarray(
+      a, np.float64)
+  return Estimate(mean=as_out(mean), stderr=as_out(stderr), low=as_out(low),
+                  high=as_out(high), num_samples=n)
+
+
+# ---------------------------------------------------------------------------
+# Engine
+# ---------------------------------------------------------------------------
+
+
+def _resolve_statistics(statistics) -> dict[str, StatisticSpec]:
+  if isinstance(statistics, str):
+    statistics = [statistics]
+  if isinstance(statistics, Mapping):
+    items = list(statistics.items())
+  else:
+    items = []
+    for s in statistics:
+      if not isinstance(s, str):
+        raise ValueError(
+            "statistics must be a name, a list of names or a dict name -> "
+            f"callable/StatisticSpec; got {type(s).__name__} in the list.")
+      items.append((s, s))
+  if not items:
+    raise ValueError("statistics must name at least one statistic.")
+  specs = {}
+  for name, s in items:
+    if isinstance(s, StatisticSpec):
+      spec = s
+    elif isinstance(s, str):
+      if s not in STATISTICS:
+        raise ValueError(
+            f"Unknown statistic {s!r}; known statistics: "
+            f"{', '.join(sorted(STATISTICS))}.")
+      spec = STATISTICS[s]
+    elif callable(s):
+      spec = StatisticSpec(s, "auto")
+    else:
+      raise ValueError(f"statistic {name!r} must be a registered name, a "
+                       f"callable or a StatisticSpec, got {s!r}.")
+    if spec.kind not in ("probability", "mean", "histogram", "auto"):
+      raise ValueError(f"statistic {name!r} has unknown kind {spec.kind!r}.")
+    specs[str(name)] = spec
+  return specs
+
+
+def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples):
+  """Per-statistic sums (and sums of squares) over one chunk of indices."""
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
+  valid = idx < num_samples  # [B]
+  x = jax.vmap(sample_fn)(keys)
+  out = {}
+  for name, spec in specs.items():
+    v = jax.vmap(spec.fn)(x)
+    if spec.kind == "histogram":
+      one_hot = (v[:, None] == jnp.arange(n_bins[name])[None, :]) & valid[:, None]
+      out[name] = (jnp.sum(one_hot, axis=0, dtype=jnp.int32), None)
+    elif jnp.issubdtype(v.dtype, jnp.bool_) or jnp.issubdtype(
+        v.dtype, jnp.integer):
+      v = jnp.where(valid, v.astype(jnp.int32), 0)
+      out[name] = (jnp.sum(v, dtype=jnp.int32),
+                   jnp.sum(v * v, dtype=jnp.int32))
+    else:
+      v = jnp.where(valid, v, 0)
+      out[name] = (jnp.sum(v), jnp.sum(v * v))
+  return out
+
+
+def _kinds_and_bins(sample_fn, specs, key):
+  """Resolves ``auto`` kinds and histogram bins from abstract evaluation."""
+  x = jax.eval_shape(sample_fn, key)
+  kinds, bins = {}, {}
+  leaves = jax.tree_util.tree_leaves(x)
+  n = leaves[0].shape[-1] if leaves and leaves[0].ndim else 1
+  for name, spec in specs.items():
+    v = jax.eval_shape(spec.fn, x)
+    if v.shape != ():
+      raise ValueError(
+          f"statistic {name!r} must return a scalar per sample, got shape "
+          f"{v.shape}.")
+    kind = spec.kind
+    if kind == "auto":
+      kind = "probability" if v.dtype == jnp.bool_ else "mean"
+    if kind == "histogram":
+      if not jnp.issubdtype(v.dtype, jnp.integer):
+        raise ValueError(f"histogram statistic {name!r} must return an "
+                         f"integer, got {v.dtype}.")
+      bins[name] = n + 1
+    if kind == "probability" and v.dtype != jnp.bool_:
+      raise ValueError(f"probability statistic {name!r} must return a bool, "
+                       f"got {v.dtype}.")
+    kinds[name] = kind
+  return kinds, bins
+
+
+_STEP_CACHE: dict[Any, Any] = {}
+_STEP_CACHE_SIZE = 64
+
+
+def _jitted_step(sample_fn, spec_items, bin_items, typed_key, key_impl):
+  """One jitted chunk step, reused across calls with the same functions."""
+  cache_key = (sample_fn, spec_items, bin_items, typed_key, key_impl)
+  try:
+    step = _STEP_CACHE.get(cache_key)
+  except TypeError:  # unhashable user statistic
+    cache_key, step = None, None
+  if step is not None:
+    return step
+  specs, bins = dict(spec_items), dict(bin_items)
+
+  def chunk_fn(kd, idx, n_cap):
+    k = jax.random.wrap_key_data(kd, impl=key_impl) if typed_key else kd
+    return _chunk_sums(sample_fn, specs, bins, k, idx, n_cap)
+
+  step = jax.jit(chunk_fn)
+  if cache_key is not None:
+    if len(_STEP_CACHE) >= _STEP_CACHE_SIZE:
+      _STEP_CACHE.pop(next(iter(_STEP_CACHE)))
+    _STEP_CACHE[cache_key] = step
+  return step
+
+
+def _device_put_indices(idx_np, sharding):
+  if sharding is None:
+    return jnp.asarray(idx_np)
+  return jax.make_array_from_callback(idx_np.shape, sharding,
+                                      lambda index: idx_np[index])
+
+
+def _to_host(x):
+  if x is None:
+    return None
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    x = x.addressable_data(0)
+  return np.asarray(x)
+
+
+def estimate(key: jax.Array,
+             sampler: str | Callable[[jax.Array], Any],
+             statistics: str | Sequence[str] | Mapping[str, Any],
+             num_samples: int,
+             chunk_size: int = 4096,
+             *,
+             num_alternatives: int | None = None,
+             num_voters: int | None = None,
+             sampler_params: Mapping[str, Any] | None = None,
+             dtype=None,
+             confidence: float = 0.95,
+             target_width: float | None = None,
+             min_samples: int = 0,
+             devices: Sequence[Any] | None = None,
+             progress: bool | None = None) -> dict[str, Estimate]:
+  """Estimates statistics of sampled preference matrices, in streaming chunks.
+
+  For each statistic ``s`` returns the sample mean
+  ``(1/N) sum_{i<N} s(P_i)`` with ``P_i = sample(fold_in(key, i))``, its
+  standard error and a ``confidence`` interval (Wilson for probabilities and
+  histogram bins, normal otherwise).
+
+  Args:
+    key: PRNG key; it is consumed.
+    sampler: a name in :data:`SAMPLERS` (then pass ``num_alternatives``,
+      ``num_voters`` for ranking/count samplers, and ``sampler_params``), or a
+      function ``sample(key) -> x`` of one key returning one sample (a
+      preference matrix ``[n, n]`` for the registered statistics).
+    statistics: a name in :data:`STATISTICS`, a list of names, or a dict
+      ``name -> registered name | callable | StatisticSpec``. A callable maps
+      one sample to a scalar: bool -> a probability, number -> a mean.
+    num_samples: ``N >= 1`` samples (at most ``2**32 - 1``); with
+      ``target_width`` the most that will be drawn.
+    chunk_size: samples per jitted step (rounded up to a multiple of the
+      device count); memory is ``O(chunk_size)``, flat in ``num_samples``.
+    num_alternatives: ``n >= 2`` for a named sampler.
+    num_voters: ``m >= 1`` labelers for a ranking or count sampler.
+    sampler_params: the named sampler's own keyword arguments.
+    dtype: float dtype of the preference matrices of a named sampler.
+    confidence: interval level in ``(0, 1)``.
+    target_width: stop after the first chunk (and at least ``min_samples``)
+      at which every probability interval (every bin of a histogram) is at
+      most this wide. Stops fall on chunk boundaries, so the sample count then
+      depends on ``chunk_size``; the estimate for a given count does not.
+    min_samples: least samples before ``target_width`` may stop the run.
+    devices: devices to shard chunks over (default: ``jax.devices()``, all
+      hosts' after ``jax.distributed.initialize()``).
+    progress: show a tqdm bar (``None``: when there are >= 20 chunks and on
+      process 0 only).
+
+  Returns:
+    ``dict`` name -> :class:`Estimate` with float64 numpy fields (``[n + 1]``
+    arrays for histograms over ``0..n``) and ``num_samples`` the count used.
+
+  Raises:
+    ValueError: before any work, for unknown sampler or statistic names,
+      ``n < 2``, ``m < 1``, ``num_samples < 1``, bad ``chunk_size``,
+      ``confidence`` or ``target_width``.
+  """
+  # --- validation (before any work) ---------------------------------------
+  specs = _resolve_statistics(statistics)
+  if isinstance(sampler, str):
+    sample_fn = make_sampler(sampler, num_alternatives, num_voters,
+                             dtype=dtype, **dict(sampler_params or {}))
+  elif callable(sampler):
+    if num_alternatives is not None or num_voters is not None or (
+        sampler_params):
+      raise ValueError("num_alternatives, num_voters and sampler_params only "
+                       "apply to a named sampler; bind them into the "
+                       "callable sampler instead.")
+    sample_fn = sampler
+  else:
+    raise ValueError(f"sampler must be a name in {SAMPLERS} or a callable, "
+                     f"got {sampler!r}.")
+  if isinstance(num_samples, bool) or not isinstance(
+      num_samples, (int, np.integer)):
+    raise ValueError(f"num_samples must be an integer, got {num_samples!r}.")
+  if num_samples < 1:
+    raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+  if num_samples > _MAX_SAMPLES:
+    raise ValueError(f"num_samples must be <= 2**32 - 1 (samples are indexed "
+                     f"by uint32), got {num_samples}.")
+  chunk_size = _check_int(chunk_size, "chunk_size", 1)
+  if not 0.0 < confidence < 1.0:
+    raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+  if target_width is not None and not 0.0 < target_width <= 1.0:
+    raise ValueError(f"target_width must be in (0, 1], got {target_width}.")
+  min_samples = _check_int(min_samples, "min_samples", 0)
+  num_samples = int(num_samples)
+
+  # --- trace-time checks on shapes -----------------------------------------
+  kinds, bins = _kinds_and_bins(sample_fn, specs, key)
+  specs = {name: dataclasses.replace(spec, kind=kinds[name])
+           for name, spec in specs.items()}
+
+  # --- devices and sharding -------------------------------------------------
+  devices = list(jax.devices() if devices is None else devices)
+  if not devices:
+    raise ValueError("devices must not be empty.")
+  num_devices = len(devices)
+  chunk_size = -(-chunk_size // num_devices) * num_devices
+  chunk_size = min(chunk_size,
+                   -(-num_samples // num_devices) * num_devices)
+  if num_devices > 1:
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("samples",))
+    sharding = jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec("samples"))
+  else:
+    sharding = None
+  # The key travels as host data (replicated on every process), re-wrapped
+  # inside the step, so the same code runs on one device, many, or many hosts.
+  typed_key = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+  if typed_key:
+    key_impl = jax.random.key_impl(key)
+    key_data = np.asarray(jax.random.key_data(key))
+  else:
+    key_impl = None
+    key_data = np.asarray(key)
+
+  step = _jitted_step(sample_fn, tuple(specs.items()),
+                      tuple(sorted(bins.items())), typed_key,
+                      None if key_impl is None else str(key_impl))
+
+  # --- streaming loop -------------------------------------------------------
+  totals = {name: None for name in specs}
+  totals_sq = {name: None for name in specs}
+  num_chunks = -(-num_samples // chunk_size)
+  if progress is None:
+    progress = num_chunks >= 20 and jax.process_index() == 0
+  bar = None
+  if progress:
+    from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top
+    bar = tqdm_auto.tqdm(total=num_samples, unit="sample", file=sys.stderr,
+                         desc="montecarlo")
+  count = 0
+  n_cap = np.uint32(num_samples)
+  try:
+    for chunk in range(num_chunks):
+      start = chunk * chunk_size
+      idx = np.arange(start, start + chunk_size, dtype=np.uint64)
+      idx = np.minimum(idx, _MAX_SAMPLES).astype(np.uint32)
+      out = step(key_data, _device_put_indices(idx, sharding), n_cap)
+      out = jax.tree_util.tree_map(_to_host, out,
+                                   is_leaf=lambda x: x is None)
+      for name, (s, ss) in out.items():
+        if kinds[name] == "mean" and not np.issubdtype(s.dtype, np.integer):
+          s = s.astype(np.float64)
+          ss = ss.astype(np.float64)
+        else:
+          s = s.astype(np.int64)
+          ss = None if ss is None else ss.astype(np.int64)
+        totals[name] = s if totals[name] is None else totals[name] + s
+        if ss is not None:
+          totals_sq[name] = (ss if totals_sq[name] is None
+                             else totals_sq[name] + ss)
+      new_count = min(start + chunk_size, num_samples)
+      if bar is not None:
+        bar.update(new_count - count)
+      count = new_count
+      if target_width is not None and count >= min_samples:
+        widths = []
+        for nm in specs:
+          if kinds[nm] in ("probability", "histogram"):
+            est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
+                             confidence)
+            widths.append(float(np.max(est.high - est.low)))
+        if widths and max(widths) <= target_width:
+          break
+  finally:
+    if bar is not None:
+      bar.close()
+  return {name: _summarise(kinds[name], totals[name], totals_sq[name], count,
+                           confidence)
+          for name in specs}

@@ -1,1 +1,400 @@
-"""Under construction."""
+"""Social choice on a preference matrix: majority graph, Condorcet, Smith, lotteries.
+
+A preference matrix ``P`` ``[..., n, n]`` holds ``P[i, j] = Pr(i beats j)``
+with ``P + P^T = 1`` (1/2 on the diagonal). Every function takes any leading
+batch shape (including none) and is jit- and vmap-compatible; the lotteries
+(:func:`maximal_lottery`, :func:`bipartisan_set`) are as jit-able as the solver
+they call (``nash_align.solvers.solve``).
+
+Relations used throughout (ties are exact: ``P[i, j] == 1/2``, as
+``preferences.preference_matrix`` produces them for tied counts):
+
+* strict majority ``i > j``  iff ``P[i, j] > 1/2`` (:func:`majority_graph`);
+* weak majority  ``i >= j`` iff ``P[i, j] >= 1/2``.
+
+Graph algorithms (transitive closure, cycles, Smith/Schwartz sets) run in
+``lax`` by repeated boolean matrix squaring: ``ceil(log2 n)`` products of
+``[..., n, n]`` matrices, ``O(n^3 log n)`` work, no Python loop over games.
+
+References:
+  Liu, Long, Shi, Su, Xiao. Statistical impossibility and possibility of
+  aligning LLMs with human preferences: from Condorcet paradox to Nash
+  equilibrium. arXiv:2503.10990.
+  Laffond, Laslier, Le Breton (1993). The bipartisan set of a tournament game.
+  Fishburn (1984). Probabilistic social choice based on simple voting
+  comparisons (maximal lotteries).
+"""
+
+import math
+
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+
+from nash_align import _validation
+from nash_align import payoffs
+from nash_align.types import NashResult
+
+__all__ = (
+    "bipartisan_set",
+    "borda_scores",
+    "condorcet_loser",
+    "condorcet_winner",
+    "copeland_scores",
+    "count_3cycles",
+    "has_condorcet_cycle",
+    "is_majority_transitive",
+    "majority_graph",
+    "maximal_lottery",
+    "schwartz_set",
+    "smith_set",
+    "transitive_closure",
+    "weak_condorcet_winners",
+)
+
+
+def _prepare(P, validate: bool) -> jax.Array:
+  """Validates ``P`` ``[..., n, n]`` (shape statically, values when concrete)."""
+  _validation.check_preference_matrix(P, "P", validate=validate)
+  P = jnp.asarray(P)
+  if not jnp.issubdtype(P.dtype, jnp.floating):
+    P = P.astype(jnp.result_type(float))
+  return P
+
+
+def _eye(x: jax.Array) -> jax.Array:
+  """Identity mask broadcast to ``x.shape`` ``[..., n, n]`` (explicitly)."""
+  return jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=bool), x.shape)
+
+
+def _float_dtype(P: jax.Array):
+  return P.dtype if jnp.issubdtype(P.dtype, jnp.floating) else jnp.result_type(
+      float)
+
+
+def _closure(G: jax.Array) -> jax.Array:
+  """Transitive closure ``G^+`` of bool ``[..., n, n]`` by repeated squaring.
+
+  After ``k`` rounds of ``R <- R or (R @ R)`` the relation holds every walk of
+  length ``1 .. 2^k``; ``k = ceil(log2 n)`` rounds cover every simple path and
+  every simple cycle (length ``<= n``).
+  """
+  n = G.shape[-1]
+  rounds = max(0, math.ceil(math.log2(n))) if n > 1 else 0
+
+  def body(_, R):
+    Rf = R.astype(jnp.float32)
+    RR = jnp.matmul(Rf, Rf, precision=lax.Precision.HIGHEST) > 0.5
+    return R | RR
+
+  return lax.fori_loop(0, rounds, body, G)
+
+
+def transitive_closure(G, *, validate: bool = True) -> jax.Array:
+  """Transitive closure of a directed graph.
+
+  ``C[i, j]`` is True iff there is a directed walk of length >= 1 from ``i`` to
+  ``j`` in ``G`` (so ``C[i, i]`` is True iff ``i`` lies on a cycle). Computed
+  by ``ceil(log2 n)`` boolean matrix squarings in ``lax.fori_loop``.
+
+  Args:
+    G: ``[..., n, n]`` adjacency matrix, bool (or 0/1 numbers), ``G[i, j]``
+      means an edge ``i -> j``; ``n >= 1``.
+    validate: check values (0/1, finite) when ``G`` is concrete.
+
+  Returns:
+    bool ``[..., n, n]``.
+  """
+  _validation.check_square(G, "G", min_size=1)
+  if validate and _validation.is_concrete(G):
+    _validation.check_finite(G, "G")
+    g = np.asarray(G)
+    if g.dtype != np.bool_ and not np.all((g == 0) | (g == 1)):
+      raise ValueError("G must be a 0/1 (boolean) adjacency matrix.")
+  G = jnp.asarray(G)
+  G = G if G.dtype == jnp.bool_ else (G != 0)
+  return _closure(G)
+
+
+def majority_graph(P, *, validate: bool = True) -> jax.Array:
+  """Strict majority relation ``M[i, j] = P[i, j] > 1/2``.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[..., n, n]`` (False on the diagonal and for ties).
+  """
+  P = _prepare(P, validate)
+  return (P > 0.5) & ~_eye(P)
+
+
+def _weak_majority(P: jax.Array) -> jax.Array:
+  """Reflexive weak majority relation ``P[i, j] >= 1/2`` (diagonal True)."""
+  return (P >= 0.5) | _eye(P)
+
+
+def condorcet_winner(P, *, validate: bool = True) -> jax.Array:
+  """The Condorcet winner: ``i`` with ``P[i, j] > 1/2`` for every ``j != i``.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    int32 ``[...]``: the winner's index, or -1 when there is none.
+  """
+  P = _prepare(P, validate)
+  wins = jnp.all((P > 0.5) | _eye(P), axis=-1)  # [..., n]
+  return jnp.where(jnp.any(wins, axis=-1),
+                   jnp.argmax(wins, axis=-1), -1).astype(jnp.int32)
+
+
+def condorcet_loser(P, *, validate: bool = True) -> jax.Array:
+  """The Condorcet loser: ``i`` with ``P[i, j] < 1/2`` for every ``j != i``.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    int32 ``[...]``: the loser's index, or -1 when there is none.
+  """
+  P = _prepare(P, validate)
+  loses = jnp.all((P < 0.5) | _eye(P), axis=-1)
+  return jnp.where(jnp.any(loses, axis=-1),
+                   jnp.argmax(loses, axis=-1), -1).astype(jnp.int32)
+
+
+def weak_condorcet_winners(P, *, validate: bool = True) -> jax.Array:
+  """Weak Condorcet winners: ``i`` with ``P[i, j] >= 1/2`` for every ``j``.
+
+  No alternative beats a weak Condorcet winner by a strict majority. There
+  may be several (tied with each other) or none.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[..., n]``.
+  """
+  P = _prepare(P, validate)
+  return jnp.all(_weak_majority(P), axis=-1)
+
+
+def has_condorcet_cycle(P, *, validate: bool = True) -> jax.Array:
+  """Whether the STRICT majority relation has a directed cycle.
+
+  True iff some ``i_1 > i_2 > ... > i_k > i_1`` with every ``>`` a strict
+  majority (``P > 1/2``). Ties are not edges, so a profile with ties can be
+  cycle-free and still not be representable by a reward (see
+  :func:`is_majority_transitive`). Cycle detection: some diagonal entry of
+  the transitive closure of :func:`majority_graph` is True.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[...]``.
+  """
+  G = majority_graph(P, validate=validate)
+  C = _closure(G)
+  return jnp.any(jnp.diagonal(C, axis1=-2, axis2=-1), axis=-1)
+
+
+def is_majority_transitive(P, *, validate: bool = True) -> jax.Array:
+  """Whether the WEAK majority relation ``P[i, j] >= 1/2`` is transitive.
+
+  The weak relation ``R`` is complete, so ``R`` transitive means it is a weak
+  order: there are scores ``r`` with ``P[i, j] > 1/2 <=> r_i > r_j`` and
+  ``P[i, j] = 1/2 <=> r_i = r_j``, i.e. pairwise majority (ties included) is
+  represented by a reward model (arXiv:2503.10990, Sec. 2). Without ties this
+  is exactly ``not has_condorcet_cycle(P)``; with ties it is stronger (e.g.
+  ``a > b``, ``b ~ c``, ``c ~ a`` has no strict cycle but is not transitive).
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[...]``: True iff no ``i, j, k`` with ``R[i, j]``, ``R[j, k]``
+    and not ``R[i, k]``.
+  """
+  P = _prepare(P, validate)
+  R = _weak_majority(P)
+  Rf = R.astype(jnp.float32)
+  RR = jnp.matmul(Rf, Rf, precision=lax.Precision.HIGHEST) > 0.5
+  return ~jnp.any(RR & ~R, axis=(-2, -1))
+
+
+def count_3cycles(P, *, validate: bool = True) -> jax.Array:
+  """Number of cyclic triples ``{i, j, k}`` with ``i > j > k > i`` (strict).
+
+  Equals ``trace(M^3) / 3`` for the strict majority graph ``M`` (it has no
+  2-cycles, so closed 3-walks are directed triangles, each counted from its 3
+  starting points). For a tournament this is Kendall-Babington Smith's
+  ``C(n, 3) - sum_i C(s_i, 2)`` with ``s_i`` the out-degrees.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    int32 ``[...]``.
+  """
+  M = majority_graph(P, validate=validate).astype(jnp.int32)
+  M2 = jnp.matmul(M, M)
+  return (jnp.sum(M2 * jnp.swapaxes(M, -1, -2), axis=(-2, -1)) // 3).astype(
+      jnp.int32)
+
+
+def smith_set(P, *, validate: bool = True) -> jax.Array:
+  """Smith set: the smallest nonempty set beating everything outside it.
+
+  ``S`` is dominating when ``P[i, j] > 1/2`` for all ``i in S``, ``j not in
+  S``; dominating sets are nested, and the Smith set is the smallest. Here
+  ``i in S`` iff ``i`` reaches every ``j`` in the reflexive-transitive
+  closure of the weak relation ``P >= 1/2``. Why: nothing outside ``S`` has a
+  weak edge into ``S`` (all those pairs are strict losses), so outsiders
+  cannot reach ``S``; and the set ``T`` reachable from ``i in S`` is
+  everything, else every ``u not in T`` strictly beats every ``t in T``, so
+  ``T^c`` is dominating and the minimal ``S`` would sit inside ``T^c``,
+  contradicting ``i in S subset T``. Equals the top strongly connected
+  component of the weak majority graph (pref_voting's ``smith_set``).
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[..., n]`` membership mask (never empty).
+  """
+  P = _prepare(P, validate)
+  n = P.shape[-1]
+  reach = _closure(_weak_majority(P)) | _eye(P)
+  return jnp.all(reach, axis=-1)
+
+
+def schwartz_set(P, *, validate: bool = True) -> jax.Array:
+  """Schwartz set (GOCHA): union of the minimal undominated sets.
+
+  With ``C`` the reflexive-transitive closure of the STRICT majority graph,
+  ``i`` is in the Schwartz set iff every ``j`` that reaches ``i`` is reached
+  by ``i`` (``i``'s strongly connected component has no strict edge coming
+  in). Without ties it equals the Smith set; with ties it is a subset.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    bool ``[..., n]`` membership mask (never empty).
+  """
+  G = majority_graph(P, validate=validate)
+  C = _closure(G) | _eye(G)
+  return jnp.all(~jnp.swapaxes(C, -1, -2) | C, axis=-1)
+
+
+def copeland_scores(P, *, validate: bool = True) -> jax.Array:
+  """Copeland scores: strict majority wins minus losses.
+
+  ``s_i = sum_{j != i} sign(P[i, j] - 1/2)`` (pref_voting's default
+  ``(1, 0, -1)`` scores). The "1, 1/2, 0 points" version is
+  ``(s_i + n - 1) / 2``.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    ``[..., n]`` in ``P``'s floating dtype.
+  """
+  P = _prepare(P, validate)
+  s = jnp.where(_eye(P), 0, jnp.sign(P - 0.5))
+  return jnp.sum(s, axis=-1).astype(_float_dtype(P))
+
+
+def borda_scores(P, *, validate: bool = True) -> jax.Array:
+  """Borda scores from pairwise preferences: ``b_i = sum_{j != i} P[i, j]``.
+
+  For a profile of ``m`` complete rankings with ``P`` from its pairwise
+  counts, ``m * b_i`` is the classical Borda score (number of
+  (voter, alternative) pairs that ``i`` is ranked above).
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+
+  Returns:
+    ``[..., n]`` in ``P``'s floating dtype, values in ``[0, n - 1]``.
+  """
+  P = _prepare(P, validate)
+  return jnp.sum(jnp.where(_eye(P), 0, P), axis=-1).astype(P.dtype)
+
+
+def _solve(A, **solve_kwargs) -> NashResult:
+  """Calls ``solvers.solve``; falls back to ``solve_lp`` until it exists."""
+  from nash_align import solvers  # pylint: disable=g-import-not-at-top
+  solve = getattr(solvers, "solve", None)
+  if solve is not None:
+    return solve(A, **solve_kwargs)
+  # TODO(lead): temporary fallback while solvers.solve is being written;
+  # remove once it lands (then the lotteries are jit-able).
+  if not _validation.is_concrete(A):
+    raise ValueError(
+        "maximal_lottery/bipartisan_set under jit need solvers.solve, which "
+        "is not available yet; call them eagerly.")
+  kw = {"tol": solve_kwargs["tol"]} if "tol" in solve_kwargs else {}
+  return solvers.solve_lp(A, **kw)
+
+
+def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
+  """Maximal lottery: an equilibrium of the symmetric margin game.
+
+  Fishburn's maximal lottery ``p`` satisfies ``p^T M q >= 0`` for every
+  lottery ``q``, with the margin matrix ``M = P - 1/2`` (any positive
+  multiple, e.g. vote margins, gives the same lotteries). It is the Nash
+  equilibrium of the zero-sum game with row payoff ``M`` (value 0). It is
+  unique for generic ``P``, e.g. when ``P`` comes from an odd number of
+  complete rankings (all margins odd; Laffond, Laslier, Le Breton 1997).
+  With ``Psi = identity``, this is the NLHF equilibrium of arXiv:2503.10990.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    validate: check values when ``P`` is concrete.
+    **solve_kwargs: passed to ``nash_align.solvers.solve``.
+
+  Returns:
+    ``NashResult`` for the game ``payoffs.margin(P)``; ``row`` ``[..., n]`` is
+    the lottery.
+  """
+  P = _prepare(P, validate)
+  return _solve(payoffs.margin(P, validate=False), **solve_kwargs)
+
+
+def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
+                   **solve_kwargs) -> jax.Array:
+  """Bipartisan set: support of the equilibrium of the majority game.
+
+  The majority (tournament) game has row payoff ``sign(P - 1/2)``. For a
+  tournament (no ties) its equilibrium is unique and has odd support, the
+  bipartisan set (Laffond, Laslier, Le Breton 1993). With ties the
+  equilibrium may not be unique; the support of the one the solver returns
+  is reported.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    support_tol: probabilities above this are in the support.
+    validate: check values when ``P`` is concrete.
+    **solve_kwargs: passed to ``nash_align.solvers.solve``.
+
+  Returns:
+    bool ``[..., n]``.
+  """
+  P = _prepare(P, validate)
+  res = _solve(payoffs.majority(P, validate=False), **solve_kwargs)
+  return jnp.asarray(res.row) > support_tol

@@ -1,0 +1,213 @@
+"""Benchmark: Monte Carlo P(Condorcet winner) under impartial culture.
+
+Samples per second for ``m = 101`` labelers and ``n`` in ``{5, 20, 50}``,
+measured in one run for
+
+  * ``jax_counts``: ``montecarlo.estimate`` with ``impartial_culture_counts``
+    (pairwise counts straight from comparisons of i.i.d. uniforms, no sort),
+  * ``jax_rankings``: ``montecarlo.estimate`` through the public rankings API
+    (``impartial_culture`` then ``pairwise_counts``),
+  * ``numpy_compare``: plain NumPy, vectorised over a batch of profiles, with
+    the same no-sort comparison of uniforms (the strongest NumPy baseline),
+  * ``numpy_argsort``: plain NumPy building rankings with ``argsort`` and then
+    counting pairwise wins from the positions,
+  * ``pref_voting``: ``generate_profile(n, m)`` (IC) and
+    ``Profile.condorcet_winner()``, one profile at a time.
+
+Every method estimates the same probability; the table lists the estimates so
+they can be compared. Peak resident memory (``ru_maxrss``) of
+``montecarlo.estimate`` for a small and a large number of samples is measured
+in fresh subprocesses: the engine streams, so the two should match.
+
+Run: ``python -m experiments.benchmark_montecarlo --workdir=/tmp/bm
+--config=experiments/configs/benchmark_montecarlo.py:quick``.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+from experiments import common
+from nash_align import montecarlo
+
+STAT = "condorcet_winner_exists"
+
+
+def numpy_compare(rng, num_samples, m, n, batch):
+  """NumPy: counts from comparisons of uniforms; returns #profiles with a CW."""
+  wins = 0
+  for start in range(0, num_samples, batch):
+    b = min(batch, num_samples - start)
+    u = rng.random((b, m, n))
+    counts = np.count_nonzero(u[:, :, :, None] < u[:, :, None, :], axis=1)
+    wins += np.count_nonzero(np.all((2 * counts > m) | np.eye(n, dtype=bool),
+                                    axis=-1).any(-1))
+  return wins
+
+
+def numpy_argsort(rng, num_samples, m, n, batch):
+  """NumPy: rankings by argsort, positions, pairwise counts, Condorcet check."""
+  wins = 0
+  for start in range(0, num_samples, batch):
+    b = min(batch, num_samples - start)
+    rankings = np.argsort(rng.random((b, m, n)), axis=-1)  # best-first
+    pos = np.argsort(rankings, axis=-1)  # position of each alternative
+    counts = np.count_nonzero(pos[:, :, :, None] < pos[:, :, None, :], axis=1)
+    wins += np.count_nonzero(np.all((2 * counts > m) | np.eye(n, dtype=bool),
+                                    axis=-1).any(-1))
+  return wins
+
+
+def pref_voting_ic(seed, num_samples, m, n):
+  """pref_voting: one IC profile at a time and its Condorcet winner."""
+  from pref_voting import generate_profiles  # pylint: disable=g-import-not-at-top
+  np.random.seed(seed)  # pref_voting draws from NumPy's global state
+  wins = 0
+  for _ in range(num_samples):
+    prof = generate_profiles.generate_profile(n, m)
+    wins += prof.condorcet_winner() is not None
+  return wins
+
+
+def _best_rate(fn, num_samples, repeats):
+  best, value = float("inf"), None
+  for _ in range(repeats):
+    start = time.perf_counter()
+    value = fn()
+    best = min(best, time.perf_counter() - start)
+  return num_samples / best, value
+
+
+def _jax_rate(sampler, n, config, num_samples):
+  kwargs = dict(num_alternatives=n, num_voters=config.num_voters,
+                chunk_size=config.chunk_size, progress=False)
+  key = jax.random.key(config.seed)
+  chunk = min(config.chunk_size, num_samples)
+  montecarlo.estimate(key, sampler, STAT, chunk, **kwargs)  # compile
+  return _best_rate(
+      lambda: montecarlo.estimate(key, sampler, STAT, num_samples,
+                                  **kwargs)[STAT].mean,
+      num_samples, config.repeats)
+
+
+_MEMORY_SCRIPT = """
+import resource, sys, time, jax
+from nash_align import montecarlo
+n, m, num, chunk = (int(a) for a in sys.argv[1:5])
+start = time.perf_counter()
+est = montecarlo.estimate(jax.random.key(0), "impartial_culture_counts",
+                          "condorcet_winner_exists", num, chunk_size=chunk,
+                          num_alternatives=n, num_voters=m, progress=False)
+seconds = time.perf_counter() - start
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, seconds,
+      est["condorcet_winner_exists"].mean)
+"""
+
+
+def peak_memory(n, m, num_samples, chunk):
+  """Peak RSS (MiB), seconds and estimate of one run in a fresh process."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ)
+  env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+  out = subprocess.run(
+      [sys.executable, "-c", _MEMORY_SCRIPT, str(n), str(m), str(num_samples),
+       str(chunk)], check=True, capture_output=True, text=True, env=env)
+  rss_kib, seconds, mean = out.stdout.split()[-3:]
+  return int(rss_kib) / 1024, float(seconds), float(mean)
+
+
+def run(config, workdir: str) -> str:
+  """Runs the benchmark; writes JSON/CSV under ``workdir``; returns markdown."""
+  if config.num_voters < 1:
+    raise ValueError(f"num_voters must be >= 1, got {config.num_voters}.")
+  for n in config.num_alternatives:
+    if n < 2:
+      raise ValueError(f"num_alternatives must be >= 2, got {n}.")
+  m = config.num_voters
+  rows = []
+  for n in config.num_alternatives:
+    rng = np.random.default_rng(config.seed)
+    row = {"n": n, "m": m}
+    rate, p = _jax_rate("impartial_culture_counts", n, config,
+                        config.jax_samples)
+    row.update(jax_counts=rate, p_jax_counts=p)
+    rate, p = _jax_rate("impartial_culture", n, config, config.jax_samples)
+    row.update(jax_rankings=rate, p_jax_rankings=p)
+    ns = config.numpy_samples
+    rate, w = _best_rate(
+        lambda: numpy_compare(rng, ns, m, n, config.numpy_batch), ns,
+        config.repeats)
+    row.update(numpy_compare=rate, p_numpy_compare=w / ns)
+    rate, w = _best_rate(
+        lambda: numpy_argsort(rng, ns, m, n, config.numpy_batch), ns,
+        config.repeats)
+    row.update(numpy_argsort=rate, p_numpy_argsort=w / ns)
+    ps = config.pref_voting_samples
+    rate, w = _best_rate(lambda: pref_voting_ic(config.seed, ps, m, n), ps, 1)
+    row.update(pref_voting=rate, p_pref_voting=w / ps)
+    best_numpy = max(row["numpy_compare"], row["numpy_argsort"])
+    row["counts_vs_numpy"] = row["jax_counts"] / best_numpy
+    row["rankings_vs_numpy"] = row["jax_rankings"] / best_numpy
+    row["counts_vs_pref_voting"] = row["jax_counts"] / row["pref_voting"]
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+  memory = []
+  for num in config.memory_samples:
+    rss, seconds, mean = peak_memory(config.memory_num_alternatives, m, num,
+                                     config.chunk_size)
+    memory.append({"samples": num, "n": config.memory_num_alternatives,
+                   "m": m, "peak_rss_mib": round(rss, 1),
+                   "seconds": round(seconds, 2), "p_condorcet_winner": mean})
+    print(json.dumps(memory[-1]), flush=True)
+  meta = {"preset": config.preset, "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                         time.gmtime()),
+          "machine": platform.platform(), "cpus": os.cpu_count(),
+          "jax": jax.__version__, "numpy": np.__version__,
+          "devices": [str(d) for d in jax.devices()]}
+  common.write_json(os.path.join(workdir, "benchmark_montecarlo.json"),
+                    {"meta": meta, "throughput": rows, "memory": memory})
+  common.write_csv(os.path.join(workdir, "benchmark_montecarlo.csv"), rows)
+  table = common.markdown_table(
+      [{"n": r["n"], "JAX counts (samples/s)": round(r["jax_counts"]),
+        "JAX rankings API": round(r["jax_rankings"]),
+        "NumPy compare": round(r["numpy_compare"]),
+        "NumPy argsort": round(r["numpy_argsort"]),
+        "pref_voting": round(r["pref_voting"], 1),
+        "counts / best NumPy": round(r["counts_vs_numpy"], 2),
+        "rankings / best NumPy": round(r["rankings_vs_numpy"], 2),
+        "counts / pref_voting": round(r["counts_vs_pref_voting"], 1),
+        "P(CW) JAX / NumPy / pv": (f"{r['p_jax_counts']:.3f} / "
+                                   f"{r['p_numpy_compare']:.3f} / "
+                                   f"{r['p_pref_voting']:.3f}")}
+       for r in rows])
+  mem_table = common.markdown_table(memory)
+  return ("## Monte Carlo benchmark (impartial culture, m = "
+          f"{m}, P(Condorcet winner))\n\n"
+          f"{meta['date']}, {meta['cpus']} CPUs, jax {meta['jax']}.\n\n"
+          + table + "\nPeak memory (fresh process per run):\n\n" + mem_table +
+          "\nCommand: `python -m experiments.benchmark_montecarlo "
+          "--workdir=DIR --config=experiments/configs/"
+          f"benchmark_montecarlo.py:{config.preset}`\n")
+
+
+def main(argv):
+  del argv
+  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("workdir", None, "Output directory.")
+  config_flags.DEFINE_config_file(
+      "config", default="experiments/configs/benchmark_montecarlo.py",
+      lock_config=True)
+  flags.mark_flag_as_required("workdir")
+  app.run(main)

@@ -1,0 +1,42 @@
+"""Config for experiments.condorcet_cycles (presets: quick, paper)."""
+
+import ml_collections
+
+
+def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
+  """P(Condorcet cycle) and P(no Condorcet winner) against n.
+
+  Args:
+    preset: "quick" (a smoke-sized sweep, ~30 s on 2 CPU cores) or "paper".
+
+  Returns:
+    The experiment's ConfigDict.
+  """
+  if preset not in ("quick", "paper"):
+    raise ValueError(
+        f"Unknown preset {preset!r} for condorcet_cycles; use 'quick' or "
+        "'paper'.")
+  config = ml_collections.ConfigDict()
+  config.preset = preset
+  config.seed = 0
+  # Numbers of responses (alternatives) n.
+  config.num_alternatives = (3, 5, 10, 20, 50)
+  # Numbers of labelers m (odd: no majority ties). 0 = the population limit
+  # (m -> infinity), used by the models that have an exact population matrix.
+  config.num_voters = (11, 101)
+  # Preference models; see experiments/condorcet_cycles.py MODELS.
+  config.models = ("impartial_culture", "mallows", "luce_mixture",
+                   "independent_pairwise")
+  config.mallows_phi = 0.8  # dispersion in (0, 1]; 1 = impartial culture
+  config.luce_groups = 3  # labeler groups in the Luce (PL) mixture
+  config.luce_sigma = 1.0  # log-utilities ~ Normal(0, sigma^2) per group
+  config.num_samples = 400
+  config.chunk_size = 400
+  config.confidence = 0.95
+  if preset == "paper":
+    config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50,
+                               60, 80, 100)
+    config.num_voters = (3, 11, 101, 1001, 0)
+    config.num_samples = 20000
+    config.chunk_size = 2000
+  return config

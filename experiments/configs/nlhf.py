@@ -1,0 +1,47 @@
+"""Config for experiments/nlhf.py (NLHF fine-tuning of a policy head).
+
+Usage:
+  python -m experiments.nlhf --config=experiments/configs/nlhf.py:quick \
+      --workdir=/tmp/nlhf
+  python -m experiments.nlhf --config=experiments/configs/nlhf.py:paper \
+      --workdir=/tmp/nlhf_paper --config.oracle=population
+
+Every entry of ``nash_align.nlhf.training.DEFAULT_CONFIG`` can be overridden;
+``algorithm`` and ``oracle`` take comma-separated lists (one run per pair).
+"""
+
+import ml_collections
+
+from nash_align.nlhf import training as nlhf_train
+
+ALL_ALGORITHMS = "nash_md,mirror_descent,sppo,nash_rs,rlhf"
+
+
+def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
+  """Returns the ``quick`` or ``paper`` preset."""
+  c = ml_collections.ConfigDict(dict(nlhf_train.DEFAULT_CONFIG))
+  # Comma-separated: one run per (oracle, algorithm).
+  c.oracle = "population"  # population | qlora_gpt4 | learned
+  c.algorithm = "nash_rs"  # see nash_align.nlhf.ALGORITHMS
+  c.progress = False
+  if preset == "quick":
+    # One Nash-RS run on the population oracle (~30 s on 2 busy CPU cores).
+    c.num_prompts = 256
+    c.num_steps = 160
+    c.eval_every = 20
+    c.checkpoint_every = 40
+    c.batch_size = 64
+  elif preset == "paper":
+    # Every algorithm and RLHF on all three oracles, longer training.
+    c.algorithm = ALL_ALGORITHMS
+    c.oracle = "population,qlora_gpt4,learned"
+    c.num_prompts = 512
+    c.num_steps = 1000
+    c.eval_every = 50
+    c.checkpoint_every = 100
+    c.batch_size = 128
+    c.model_steps = 1500
+    c.eval_samples = 256
+  else:
+    raise ValueError(f"unknown preset {preset!r}; expected 'quick' or 'paper'.")
+  return c

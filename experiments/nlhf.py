@@ -1,0 +1,188 @@
+r"""NLHF fine-tuning of a policy head: Nash trainers vs RLHF on the same oracles.
+
+Trains the flax policy head of ``nash_align.nlhf`` with each configured
+algorithm on each configured preference oracle, evaluates it on held-out
+prompts (win rate against the reference, exploitability, entropy, support,
+agreement with the per-prompt maximal lottery) and writes
+
+* ``metrics.json`` (at least ``win_rate_vs_reference``, ``exploitability``,
+  ``entropy``, ``steps``; with several runs also ``runs``), ``metrics.csv``,
+* ``nlhf_curves.png`` (win rate and exploitability against steps),
+* ``nlhf_diversity.png`` (policy of each algorithm on a prompt without a
+  Condorcet winner, next to the maximal lottery: RLHF collapses, NLHF stays
+  mixed), and
+* per-run ``checkpoints/`` and ``tensorboard/`` (one run: directly under the
+  workdir; several: under ``runs/<oracle>/<algorithm>/``).
+
+Usage::
+
+  python -m experiments.nlhf --config=experiments/configs/nlhf.py:quick \
+      --workdir=/tmp/nlhf [--config.oracle=population|qlora_gpt4|learned] \
+      [--config.algorithm=nash_rs|nash_md|mirror_descent|sppo|rlhf]
+
+A killed run restarted with the same command resumes from its checkpoints.
+"""
+
+import os
+
+from absl import app
+from absl import logging
+from absl import flags
+from flax import nnx
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+
+from experiments import common
+from nash_align import social_choice
+from nash_align.nlhf import training as nlhf_train
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+config_flags.DEFINE_config_file(
+    "config", default="experiments/configs/nlhf.py", lock_config=True)
+
+_METRICS = ("win_rate_vs_reference", "exploitability", "entropy",
+            "support_size", "lottery_agreement", "kl_to_reference",
+            "win_rate_sampled", "win_rate_sampled_low",
+            "win_rate_sampled_high")
+
+
+def _split(value: str) -> list[str]:
+  return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _final_policies(result, ids):
+  """``(pi [E, K], mu [E, K], P [E, K, K])`` on eval prompts ``ids``."""
+  task = result["task"]
+  model = nnx.merge(result["graphdef"], result["params"])
+  ref = task.reference_logp(ids)
+  logp = model(task.prompt_features[ids], task.candidate_features[ids],
+               task.mask[ids], ref)
+  return np.exp(np.asarray(logp)), np.exp(np.asarray(ref))
+
+
+def run(config, workdir: str) -> str:
+  """Runs every (oracle, algorithm) pair; returns a markdown report section."""
+  oracles = _split(config.oracle)
+  algorithms = _split(config.algorithm)
+  base = {k: v for k, v in config.to_dict().items()
+          if k not in ("oracle", "algorithm")}
+  pairs = [(o, a) for o in oracles for a in algorithms]
+  if not pairs:
+    raise ValueError("config.oracle and config.algorithm must not be empty.")
+  results = {}
+  rows = []
+  for oracle, algorithm in pairs:
+    rundir = (workdir if len(pairs) == 1
+              else os.path.join(workdir, "runs", oracle, algorithm))
+    res = nlhf_train.train(dict(base, oracle=oracle, algorithm=algorithm),
+                           rundir)
+    results[(oracle, algorithm)] = res
+    for row in res["history"]:
+      rows.append(dict(oracle=oracle, algorithm=algorithm,
+                       **{k: row[k] for k in ("step",) + _METRICS
+                          if k in row}))
+  first = results[pairs[0]]
+  summary = {k: first["final"][k] for k in _METRICS}
+  summary.update(steps=first["steps"], oracle=pairs[0][0],
+                 algorithm=pairs[0][1])
+  if len(pairs) > 1:
+    summary["runs"] = {
+        f"{o}/{a}": dict({k: r["final"][k] for k in _METRICS},
+                         steps=r["steps"])
+        for (o, a), r in results.items()}
+  common.write_json(os.path.join(workdir, "metrics.json"), summary)
+  common.write_csv(os.path.join(workdir, "metrics_all.csv"), rows)
+
+  plt = common.pyplot()
+  # Figure 1: win rate and exploitability against steps.
+  fig, axes = plt.subplots(2, len(oracles), figsize=(4.2 * len(oracles), 6),
+                           squeeze=False)
+  for j, oracle in enumerate(oracles):
+    for algorithm in algorithms:
+      hist = results[(oracle, algorithm)]["history"]
+      steps = [h["step"] for h in hist]
+      axes[0, j].plot(steps, [h["win_rate_vs_reference"] for h in hist],
+                      label=algorithm)
+      axes[0, j].fill_between(
+          steps, [h["win_rate_sampled_low"] for h in hist],
+          [h["win_rate_sampled_high"] for h in hist], alpha=0.15)
+      axes[1, j].plot(steps, [h["exploitability"] for h in hist],
+                      label=algorithm)
+    axes[0, j].axhline(0.5, color="gray", lw=0.8, ls=":")
+    axes[0, j].set_title(f"oracle: {oracle}")
+    axes[0, j].set_ylabel("win rate vs reference")
+    axes[1, j].set_ylabel("exploitability (duality gap)")
+    axes[1, j].set_xlabel("training step")
+    axes[0, j].legend(fontsize=7)
+  common.save_figure(fig, os.path.join(workdir, "nlhf_curves.png"))
+
+  # Figure 2: policies on a held-out prompt of the first oracle without a
+  # Condorcet winner (where the theory predicts a mixed equilibrium).
+  oracle = oracles[0]
+  res0 = results[(oracle, algorithms[0])]
+  task = res0["task"]
+  ids = jnp.asarray(task.eval_prompts)
+  eval_oracle = res0["eval_oracle"]  # the truth (not the learned model)
+  P = np.asarray(eval_oracle.matrix(ids), np.float64)
+  cw = np.asarray(social_choice.condorcet_winner(jnp.asarray(P))) if hasattr(
+      social_choice, "condorcet_winner") else _condorcet_winner(P)
+  no_cw = np.flatnonzero(cw < 0)
+  e = int(no_cw[0]) if no_cw.size else 0
+  from nash_align.nlhf import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+  ml = metrics_lib.maximal_lotteries(P[e:e + 1])[0]
+  fig, ax = plt.subplots(figsize=(7, 3.2))
+  k = P.shape[-1]
+  width = 0.8 / (len(algorithms) + 2)
+  _, mu = _final_policies(res0, ids)
+  ax.bar(np.arange(k) - 0.4, mu[e], width, label="reference", align="edge")
+  for i, algorithm in enumerate(algorithms):
+    pi, _ = _final_policies(results[(oracle, algorithm)], ids)
+    ax.bar(np.arange(k) - 0.4 + (i + 1) * width, pi[e], width,
+           label=algorithm, align="edge")
+  ax.bar(np.arange(k) - 0.4 + (len(algorithms) + 1) * width, ml, width,
+         label="maximal lottery", align="edge", color="k")
+  ax.set_xlabel("candidate response")
+  ax.set_ylabel("probability")
+  ax.set_title(f"{oracle}: held-out prompt {int(ids[e])} "
+               f"({'no ' if no_cw.size else ''}Condorcet winner)")
+  ax.legend(fontsize=7)
+  common.save_figure(fig, os.path.join(workdir, "nlhf_diversity.png"))
+
+  table = [dict(oracle=o, algorithm=a,
+                **{m: r["final"][m] for m in
+                   ("win_rate_vs_reference", "exploitability", "entropy",
+                    "support_size", "lottery_agreement")})
+           for (o, a), r in results.items()]
+  presets = ("quick" if len(pairs) == 1 else "paper")
+  return (
+      "## NLHF fine-tuning of a policy head\n\n"
+      "Policy head (flax NNX) trained against preference oracles with Nash "
+      "trainers and the RLHF baseline; metrics on held-out prompts "
+      "(exploitability = duality gap of (pi, pi) in each prompt's margin "
+      "game, lottery agreement = 1 - TV to the maximal lottery).\n\n"
+      + common.markdown_table(table) +
+      "\n![win rate and exploitability](nlhf_curves.png)\n\n"
+      "![policies on a prompt without a Condorcet winner]"
+      "(nlhf_diversity.png)\n\n"
+      "Reproduce: `python -m experiments.nlhf "
+      f"--config=experiments/configs/nlhf.py:{presets} --workdir=DIR`\n")
+
+
+def _condorcet_winner(P):
+  beats = (P > 0.5).sum(-1)
+  k = P.shape[-1]
+  return np.where(beats.max(-1) == k - 1, beats.argmax(-1), -1)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError("Too many command-line arguments.")
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir is required.")
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  print(run(flags.FLAGS.config, _WORKDIR.value))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,411 @@
+"""NLHF trainers: one loss per algorithm, registered by name.
+
+Each algorithm is one function ``loss(logp, batch, game, key, hp) -> (loss,
+aux)`` of the policy's log-probabilities ``logp`` ``[B, K]`` (differentiable);
+:func:`nash_align.nlhf.training.make_trainer` turns it into a jitted optax update.
+All of them target (a regularised version of) the symmetric two-player
+constant-sum *preference game* on each prompt ``x``::
+
+    max_pi min_pi'  P(pi > pi' | x) - tau KL(pi || mu) + tau KL(pi' || mu),
+
+whose unique equilibrium is symmetric, ``pi_tau = pi'_tau`` with
+``pi_tau(y) ∝ mu(y) exp(P(y > pi_tau) / tau)``; ``tau -> 0`` gives a Nash
+equilibrium of the unregularised game (the per-prompt maximal lottery). The
+RLHF baseline instead maximises a Bradley-Terry reward.
+
+Expectations over candidates are exact (``hp.estimator == "exact"``: the
+prompt's whole ``K x K`` preference matrix is queried; right for small ``K``)
+or sampled (``"sampled"``: only sampled pairs are queried; policy gradients use
+REINFORCE with a leave-one-out baseline for variance reduction). The KL terms
+are always exact: they need only the policy's and reference's log-probabilities
+over the candidate set, never the oracle.
+
+Notation: ``P(y > q) = sum_{y'} q(y') P(y, y')`` is the win probability of a
+response against a distribution; ``mu`` the reference policy.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from nash_align.nlhf import policy as policy_lib
+
+__all__ = (
+    "ALGORITHMS",
+    "Batch",
+    "Game",
+    "Hyperparams",
+    "get_algorithm",
+    "mirror_descent_loss",
+    "nash_md_loss",
+    "nash_rs_loss",
+    "nash_rs_opponents",
+    "rlhf_loss",
+    "sppo_loss",
+)
+
+ESTIMATORS = ("exact", "sampled")
+
+
+class Hyperparams(NamedTuple):
+  """Hyperparameters shared by the algorithms (hashable: a jit static).
+
+  Attributes:
+    tau: KL regularisation towards the reference (all algorithms); Nash-RS's
+      temperature.
+    beta: Nash-MD's mixture weight of the reference in the geometric mixture.
+    eta: step size of the mirror-descent / SPPO targets.
+    estimator: ``"exact"`` or ``"sampled"``.
+    num_samples: ``S`` policy samples per prompt (sampled estimator).
+    num_opponents: ``M`` opponent samples per prompt (sampled estimator).
+    num_proposals: ``N`` reference proposals per prompt for Nash-RS's
+      rejection sampler (sampled estimator).
+  """
+
+  tau: float = 0.05
+  beta: float = 0.1
+  eta: float = 1.0
+  estimator: str = "exact"
+  num_samples: int = 8
+  num_opponents: int = 8
+  num_proposals: int = 32
+
+
+class Batch(NamedTuple):
+  """A batch of prompts with their candidate sets.
+
+  Attributes:
+    prompt: ``[B]`` int32 prompt ids (for the oracle).
+    prompt_features: ``[B, d]``.
+    candidate_features: ``[B, K, d']``.
+    mask: ``[B, K]`` bool.
+    reference_logp: ``[B, K]`` log-probabilities of the reference ``mu``.
+  """
+
+  prompt: Any
+  prompt_features: Any
+  candidate_features: Any
+  mask: Any
+  reference_logp: Any
+
+
+class Game(NamedTuple):
+  """Oracle access for one batch.
+
+  Attributes:
+    prefer: ``(a, b) -> P(a > b)`` for int32 candidate indices ``[B, ...]``.
+    matrix: ``[B, K, K]`` preference matrices (exact estimator) or None.
+    reward: ``[B, K]`` Bradley-Terry rewards (RLHF only) or None.
+  """
+
+  prefer: Callable[[Any, Any], Any]
+  matrix: Any = None
+  reward: Any = None
+
+
+sg = jax.lax.stop_gradient
+
+
+def _check_hp(hp: Hyperparams) -> None:
+  if hp.estimator not in ESTIMATORS:
+    raise ValueError(f"unknown estimator {hp.estimator!r}; expected one of "
+                     f"{ESTIMATORS}.")
+  if hp.tau < 0:
+    raise ValueError(f"tau must be >= 0, got {hp.tau}.")
+
+
+def _sample(key, logp, num):
+  """``num`` iid candidates per row of ``logp`` ``[B, K]`` -> int32 ``[B, num]``."""
+  b = logp.shape[0]
+  return jax.random.categorical(key, logp[:, None, :], axis=-1,
+                                shape=(b, num)).astype(jnp.int32)
+
+
+def _win_exact(matrix, q):
+  """``P(y > q)`` for every candidate: ``[B, K, K], [B, K] -> [B, K]``."""
+  return jnp.einsum("bij,bj->bi", matrix, q)
+
+
+def _win_sampled(game, ys, opponents, weights=None):
+  """Mean preference of ``ys`` ``[B, S]`` over ``opponents`` ``[B, M]``.
+
+  With ``weights`` ``[B, M]`` (e.g. acceptance indicators) a weighted mean.
+  Returns ``[B, S]`` (and the weight total ``[B]`` when weighted).
+  """
+  p = game.prefer(ys[:, :, None], opponents[:, None, :])  # [B, S, M]
+  if weights is None:
+    return jnp.mean(p, axis=-1)
+  total = jnp.sum(weights, axis=-1)  # [B]
+  mean = jnp.sum(p * weights[:, None, :], -1) / jnp.maximum(total, 1)[:, None]
+  return mean, total
+
+
+def _policy_value(logp, mask, reward_fn_exact, reward_fn_sampled, key, hp,
+                  row_weight=None):
+  """Surrogate of ``E_{y ~ pi}[r(y)]`` whose gradient is the policy gradient.
+
+  Exact: ``sum_y pi(y) r(y)`` with ``r`` ``[B, K]`` held fixed. Sampled:
+  REINFORCE, ``mean_s (r(y_s) - b_s) log pi(y_s)`` with ``y_s ~ pi`` and the
+  leave-one-out baseline ``b_s = mean_{s' != s} r(y_s')`` (unbiased: ``b_s``
+  is independent of ``y_s``).
+
+  Returns:
+    ``(surrogate [B], value estimate [B])``.
+  """
+  if hp.estimator == "exact":
+    r = sg(reward_fn_exact())
+    pi = jnp.exp(logp)
+    v = jnp.sum(jnp.where(mask, pi * r, 0.0), -1)
+    return v, v
+  ys = _sample(key, sg(logp), hp.num_samples)  # [B, S]
+  r = sg(reward_fn_sampled(ys))  # [B, S]
+  s = hp.num_samples
+  baseline = (jnp.sum(r, -1, keepdims=True) - r) / max(s - 1, 1)
+  lp = jnp.take_along_axis(logp, ys, axis=-1)
+  surrogate = jnp.mean((r - baseline) * lp, -1)
+  value = jnp.mean(r, -1)
+  if row_weight is not None:
+    surrogate = surrogate * row_weight
+  return surrogate, value
+
+
+def _kl_to_reference(logp, batch):
+  return policy_lib.kl_divergence(logp, batch.reference_logp, batch.mask)
+
+
+def nash_md_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+  r"""Nash-MD policy gradient (Munos et al. 2023, arXiv:2312.00886, Sec. 7).
+
+  The opponent is the geometric mixture of the current policy and the
+  reference,
+
+  .. math::
+      \pi^\beta(y) \propto \pi(y)^{1-\beta} \mu(y)^\beta,
+
+  held fixed (stop-gradient), and the policy ascends
+
+  .. math::
+      J(\pi) = \mathbb{E}_{y \sim \pi, y' \sim \pi^\beta} P(y \succ y')
+               - \tau\, \mathrm{KL}(\pi \| \mu).
+
+  Its fixed points are the regularised equilibrium ``pi_tau`` of the game
+  (for ``beta = 0`` this is regularised self-play).
+  """
+  mix = policy_lib.masked_log_softmax(
+      (1.0 - hp.beta) * sg(logp) + hp.beta * batch.reference_logp, batch.mask)
+  k_pi, k_opp = jax.random.split(key)
+  surrogate, value = _policy_value(
+      logp, batch.mask,
+      lambda: _win_exact(game.matrix, jnp.exp(mix)),
+      lambda ys: _win_sampled(game, ys, _sample(k_opp, mix, hp.num_opponents)),
+      k_pi, hp)
+  kl = _kl_to_reference(logp, batch)
+  loss = jnp.mean(-surrogate + hp.tau * kl)
+  return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl)}
+
+
+def _win_vs_current(logp, game, key, hp):
+  """``P(y > pi_t)`` for all candidates ``[B, K]`` (pi_t = stop-grad policy)."""
+  pi_t = jnp.exp(sg(logp))
+  if hp.estimator == "exact":
+    return _win_exact(game.matrix, pi_t)
+  k = logp.shape[-1]
+  opp = _sample(key, sg(logp), hp.num_opponents)
+  ys = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), logp.shape)
+  return _win_sampled(game, ys, opp)
+
+
+def mirror_descent_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+  r"""Online mirror descent self-play on the KL-regularised (magnetic) game.
+
+  Magnetic mirror descent (Sokota et al. 2023, arXiv:2206.05825, Eq. 2) with
+  the reference as magnet; in self-play each iterate plays against itself:
+
+  .. math::
+      \pi_{t+1}(y) \propto \big[\pi_t(y)\, \mu(y)^{\eta\tau}
+        \exp(\eta P(y \succ \pi_t))\big]^{1/(1 + \eta\tau)}.
+
+  The parametric policy is moved towards that target by minimising
+  ``KL(pi_{t+1} || pi)`` (one optax step per batch; target recomputed from the
+  current policy, held fixed). The fixed point is ``pi_tau``. The sampled
+  estimator replaces ``P(y > pi_t)`` by its mean over ``M`` opponents
+  ``y' ~ pi_t`` for every candidate ``y`` (``K M`` oracle queries).
+  """
+  w = _win_vs_current(logp, game, key, hp)
+  et = hp.eta * hp.tau
+  target = policy_lib.masked_log_softmax(
+      (sg(logp) + et * batch.reference_logp + hp.eta * w) / (1.0 + et),
+      batch.mask)
+  loss_rows = policy_lib.kl_divergence(target, logp, batch.mask)
+  kl = _kl_to_reference(logp, batch)
+  return jnp.mean(loss_rows), {"kl": jnp.mean(kl),
+                               "objective": -jnp.mean(loss_rows)}
+
+
+def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+  r"""Self-play preference optimisation (SPPO/INPO-style squared loss).
+
+  SPPO (Wu et al. 2024, arXiv:2405.00675) regresses the log-ratio of the new
+  policy onto the multiplicative-weights step ``eta (P(y > pi_t) - 1/2)``;
+  INPO (Zhang et al. 2024, arXiv:2407.00617) adds the reference and uses
+  pairwise differences so the normaliser cancels. With
+  ``h(y) = (1 - eta tau) log pi_t(y) + eta tau log mu(y) + eta P(y > pi_t)``
+  the loss is
+
+  .. math::
+      \tfrac12 \sum_{y, y'} \pi_t(y) \pi_t(y')
+        \big[(\log\pi(y) - \log\pi(y')) - (h(y) - h(y'))\big]^2
+      = \mathrm{Var}_{y \sim \pi_t}[\log\pi(y) - h(y)],
+
+  minimised by ``pi ∝ exp(h)`` (``tau = 0``: SPPO's update). Fixed point:
+  ``pi_tau``. Sampled: ``y ~ pi_t`` (``S`` samples), ``P(y > pi_t)`` from
+  ``M`` opponents, and the sample variance.
+  """
+  mask = batch.mask
+  et = hp.eta * hp.tau
+  k_w, k_y = jax.random.split(key)
+  if hp.estimator == "exact":
+    w = _win_vs_current(logp, game, k_w, hp)
+    h = (1.0 - et) * sg(logp) + et * batch.reference_logp + hp.eta * w
+    d = jnp.where(mask, logp - h, 0.0)
+    q = jnp.exp(sg(logp))
+    mean = jnp.sum(q * d, -1, keepdims=True)
+    rows = jnp.sum(jnp.where(mask, q * (d - mean) ** 2, 0.0), -1)
+  else:
+    ys = _sample(k_y, sg(logp), hp.num_samples)
+    opp = _sample(k_w, sg(logp), hp.num_opponents)
+    w = _win_sampled(game, ys, opp)
+    g = lambda a: jnp.take_along_axis(a, ys, -1)  # pylint: disable=unnecessary-lambda-assignment
+    h = (1.0 - et) * g(sg(logp)) + et * g(batch.reference_logp) + hp.eta * w
+    d = g(logp) - h
+    s = hp.num_samples
+    rows = jnp.sum((d - jnp.mean(d, -1, keepdims=True)) ** 2, -1) / max(s - 1, 1)
+  kl = _kl_to_reference(logp, batch)
+  return jnp.mean(rows), {"kl": jnp.mean(kl), "objective": -jnp.mean(rows)}
+
+
+def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int):
+  r"""Rejection sampler for Nash-RS's opponent (Liu et al., arXiv:2503.10990v1).
+
+  Target: the best response of the regularised min player,
+
+  .. math::
+      \pi^*(y') \propto \mu(y')\, \exp(-P(\pi \succ y') / \tau).
+
+  Propose ``y' ~ mu`` and accept with probability ``exp(-g(y') / tau)``, where
+  ``g(y') = P(pi > y') in [0, 1]``; the envelope constant is 1 because
+  ``exp(-g / tau) <= 1``, so every accepted draw is an exact sample from
+  ``pi^*`` (given exact ``g``). Note the acceptance event is ``u <
+  exp(-g/tau)`` (opponents that the policy beats are *rejected* more often);
+  the authors' public code has been reported to use the inverted event, which
+  samples ``∝ mu (1 - exp(-g/tau))`` instead (tests check the distribution).
+
+  Args:
+    key: PRNG key (consumed).
+    reference_logp: ``[B, K]`` log-probabilities of ``mu``.
+    g: ``[B, K]`` ``P(pi > y')`` for every candidate (exact or estimated).
+    tau: temperature ``> 0``.
+    num_proposals: ``N`` proposals per prompt.
+
+  Returns:
+    ``(proposals [B, N] int32, accepted [B, N] bool)``; the accepted entries
+    are iid draws from ``pi^*``.
+  """
+  k_prop, k_acc = jax.random.split(key)
+  proposals = _sample(k_prop, reference_logp, num_proposals)
+  log_accept = -jnp.take_along_axis(g, proposals, -1) / tau
+  u = jax.random.uniform(k_acc, proposals.shape, dtype=g.dtype)
+  return proposals, jnp.log(u) < log_accept
+
+
+def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+  r"""Nash rejection sampling, Nash-RS (Liu et al., arXiv:2503.10990v1, Sec. 5).
+
+  The opponent is the min player's regularised best response to the current
+  policy, ``pi^*(y') ∝ mu(y') exp(-P(pi > y') / tau)``
+  (:func:`nash_rs_opponents`), and a response's reward is its mean preference
+  over the accepted opponents; the policy ascends
+
+  .. math::
+      J(\pi) = \mathbb{E}_{y \sim \pi, y' \sim \pi^*} P(y \succ y')
+               - \tau\, \mathrm{KL}(\pi \| \mu)
+
+  (the paper scales the reward by ``1/tau`` under KL coefficient 1; the same
+  objective up to the factor ``tau``). A fixed point ``pi = pi^*`` is the
+  regularised equilibrium ``pi_tau``. Exact estimator: ``pi^*`` in closed form.
+  Sampled: ``g(y') = P(pi > y')`` is estimated from ``S`` policy samples,
+  ``N`` proposals ``y' ~ mu`` are accepted with probability
+  ``exp(-g/tau)``, and prompts with no accepted opponent are skipped.
+  """
+  if hp.tau <= 0:
+    raise ValueError("nash_rs needs tau > 0.")
+  mask = batch.mask
+  if hp.estimator == "exact":
+    g = jnp.einsum("bi,bij->bj", jnp.exp(sg(logp)), game.matrix)
+    opp = policy_lib.masked_log_softmax(batch.reference_logp - g / hp.tau,
+                                        mask)
+    surrogate, value = _policy_value(
+        logp, mask, lambda: _win_exact(game.matrix, jnp.exp(opp)), None,
+        key, hp)
+    accepted_frac = jnp.ones(())
+  else:
+    k_g, k_rs, k_pi = jax.random.split(key, 3)
+    k = logp.shape[-1]
+    ys_g = _sample(k_g, sg(logp), hp.num_samples)  # [B, S]
+    cands = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), logp.shape)
+    # g(y') = P(pi > y') estimated from policy samples, for every candidate.
+    g = jnp.mean(game.prefer(ys_g[:, None, :], cands[:, :, None]), -1)
+    proposals, accepted = nash_rs_opponents(k_rs, batch.reference_logp, g,
+                                            hp.tau, hp.num_proposals)
+    total = jnp.sum(accepted, -1)
+    row_weight = (total > 0).astype(logp.dtype)
+    acc = accepted.astype(logp.dtype)
+    surrogate, value = _policy_value(
+        logp, mask, None,
+        lambda ys: _win_sampled(game, ys, proposals, acc)[0], k_pi, hp,
+        row_weight=row_weight)
+    accepted_frac = jnp.mean(acc)
+  kl = _kl_to_reference(logp, batch)
+  loss = jnp.mean(-surrogate + hp.tau * kl)
+  return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl),
+                "accept_rate": accepted_frac}
+
+
+def rlhf_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+  r"""RLHF baseline: KL-regularised reward maximisation.
+
+  With a Bradley-Terry reward model ``r`` fitted to pairwise labels
+  (Christiano et al. 2017; Ouyang et al. 2022, arXiv:2203.02155),
+
+  .. math::
+      J(\pi) = \mathbb{E}_{y \sim \pi} r(y) - \tau\,\mathrm{KL}(\pi \| \mu),
+
+  maximised by ``pi(y) ∝ mu(y) exp(r(y) / tau)``; as ``tau -> 0`` it collapses
+  onto the reward's argmax, a single response.
+  """
+  if game.reward is None:
+    raise ValueError("rlhf needs a reward model (Game.reward).")
+  surrogate, value = _policy_value(
+      logp, batch.mask, lambda: game.reward,
+      lambda ys: jnp.take_along_axis(game.reward, ys, -1), key, hp)
+  kl = _kl_to_reference(logp, batch)
+  loss = jnp.mean(-surrogate + hp.tau * kl)
+  return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl)}
+
+
+ALGORITHMS = {
+    "mirror_descent": mirror_descent_loss,
+    "nash_md": nash_md_loss,
+    "nash_rs": nash_rs_loss,
+    "rlhf": rlhf_loss,
+    "sppo": sppo_loss,
+}
+
+
+def get_algorithm(name: str):
+  """The loss of the algorithm called ``name`` (see :data:`ALGORITHMS`)."""
+  if name not in ALGORITHMS:
+    raise ValueError(f"unknown algorithm {name!r}; expected one of "
+                     f"{sorted(ALGORITHMS)}.")
+  return ALGORITHMS[name]

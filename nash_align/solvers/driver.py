@@ -1,0 +1,599 @@
+"""``solve``: batched, certified Nash equilibria of zero-sum matrix games.
+
+How a game is solved (kernel written for one game, vmapped over games):
+
+1. A first-order method from :data:`METHODS` iterates in the working dtype
+   (float32, or float64 with x64 on) inside ``lax.while_loop``.
+2. Every ``check_every`` iterations the kernel takes an *exact step* from
+   its candidates (:mod:`nash_align.solvers.exact`): for ``beta = 0`` the
+   equalizer system on the support the iterate has identified (a padded,
+   masked linear solve); for ``beta > 0`` Newton steps on the regularized
+   fixed point. The duality gap of the result (working dtype) decides; a
+   game stops once it is certified.
+3. Eager calls stream the batch through a fixed pool of ``chunk_size`` slots
+   (memory bounded for any batch size): after each round of ``round_iters``
+   iterations finished games leave the pool and new games take their slots,
+   so games that are done stop costing work and every game runs exactly the
+   same iterations whatever the pool size (results do not depend on
+   ``chunk_size``). On the host the returned strategies are certified in
+   float64; a miss is repaired by the float64 exact step on the identified
+   support, then optionally by ``solve_lp`` (``fallback="lp"``). A game that
+   is still not certified has ``converged=False``: never a wrong answer
+   silently.
+4. Non-unique equilibria (``beta = 0``, eager calls): a certified answer
+   whose support is not strictly complementary, or is not square, is
+   replaced by the least-norm equilibrium on the sets of best responses
+   (:func:`nash_align.solvers.host.least_norm_on_sets`) when that certifies.
+   This choice is invariant under relabelling, puts equal weight on
+   duplicate actions and is uniform on a game of ties (there it agrees with
+   the maximum-entropy equilibrium, the limit of the entropy-regularized
+   path). Under ``jit``/``vmap`` this host step is not available and the
+   answer is the kernel's certified one.
+
+Antisymmetric games (``A = -A^T``, every preference game) take a symmetric
+fast path: one strategy ``x`` (row = col), value 0, half the work.
+"""
+
+import functools
+import math
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nash_align import _validation
+from nash_align.solvers import certificate
+from nash_align.solvers import exact
+from nash_align.solvers import host
+from nash_align.solvers import lp
+from nash_align.solvers.methods import Game, METHODS
+from nash_align.types import NashResult
+
+DEFAULT_MAX_ITERS = 2000
+DEFAULT_CHECK_EVERY = 16
+DEFAULT_CHUNK_SIZE = 256
+# method="auto": tried in this order; games a method leaves uncertified go on
+# to the next one (measured fastest first, see BENCHMARKS.md).
+AUTO_METHODS = {False: ("omd", "rm_plus"), True: ("mmd", "omd")}
+SUPPORT_THRESHOLD = 1e-3  # support guess: z_i > threshold * max(z)
+
+
+class _Slot(NamedTuple):
+  state: Any  # method state
+  z: Any  # best profile so far
+  gap: jax.Array  # [] its gap (scaled payoff units)
+  done: jax.Array  # [] bool, certified to the stop gap
+  iters: jax.Array  # [] int32
+
+
+def _support(z):
+  return z > SUPPORT_THRESHOLD * jnp.max(z)
+
+
+def _exact_step(game, z, regularized):
+  if regularized:
+    return exact.newton_regularized(game, z)
+  if len(z) == 1:
+    x, _ = exact.equalizer_symmetric(game.A, _support(z[0]))
+    return (x,)
+  x, y, _ = exact.equalizer_general(game.A, _support(z[0]), _support(z[1]))
+  return (x, y)
+
+
+def _kernel(method_name, symmetric, regularized, check_every):
+  """Per-game ``init`` and ``run`` for one static configuration."""
+  method = METHODS[method_name]
+
+  def init(game):
+    state = method.init(game, symmetric)
+    z = method.candidates(state)[0]
+    return _Slot(state, z, jnp.asarray(jnp.inf, game.A.dtype),
+                 jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+
+  def check(game, state):
+    best_z, best_g = None, None
+    for z in method.candidates(state):
+      for cand in (z, _exact_step(game, z, regularized)):
+        g = exact.gap(game, cand)
+        g = jnp.where(jnp.isfinite(g), g, jnp.inf)
+        if best_g is None:
+          best_z, best_g = cand, g
+        else:
+          better = g < best_g
+          best_z = jax.tree.map(lambda a, b: jnp.where(better, a, b),  # pylint: disable=cell-var-from-loop
+                                cand, best_z)
+          best_g = jnp.minimum(g, best_g)
+    return best_z, best_g
+
+  def run(game, slot, num_iters, max_iters, stop_gap):
+    it_end = jnp.minimum(slot.iters + num_iters, max_iters)
+
+    def cond(s):
+      return (~s.done) & (s.iters < it_end)
+
+    def body(s):
+      state = jax.lax.fori_loop(
+          0, check_every, lambda _, st: method.update(st, game), s.state)
+      z, g = check(game, state)
+      better = g < s.gap
+      z = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, s.z)
+      g = jnp.minimum(g, s.gap)
+      return _Slot(state, z, g, g <= stop_gap, s.iters + check_every)
+
+    return jax.lax.while_loop(cond, body, slot)
+
+  return init, run
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_fns(method_name, symmetric, regularized, check_every):
+  """Jitted, vmapped pool step (refill + one round) for a configuration."""
+  init, run = _kernel(method_name, symmetric, regularized, check_every)
+
+  @jax.jit
+  def step(game, slots, fresh, empty, num_iters, max_iters, stop_gap):
+    new = jax.vmap(init)(game)
+    def pick(a, b):
+      m = fresh.reshape(fresh.shape + (1,) * (a.ndim - 1))
+      return jnp.where(m, a, b)
+    slots = jax.tree.map(pick, new, slots)
+    slots = slots._replace(done=slots.done | empty)
+    return jax.vmap(run, in_axes=(0, 0, None, None, 0))(
+        game, slots, num_iters, max_iters, stop_gap)
+
+  @jax.jit
+  def first(game):
+    return jax.vmap(init)(game)
+
+  return step, first
+
+
+def _make_game(A, log_ref, beta, step):
+  """Scaled batched ``Game`` ``[B, ...]`` and the scales ``[B]``."""
+  scale = jnp.max(jnp.abs(A), axis=(-2, -1))
+  scale = jnp.where(scale > 0, scale, 1.0)
+  beta_s = beta / scale
+  return Game(A / scale[:, None, None], log_ref, beta_s,
+              jnp.full_like(scale, step)), scale
+
+
+# ----------------------------------------------------------------------------
+# Input checks.
+
+
+def _check_scalar(value, name, allow_zero):
+  if not _validation.is_concrete(value):
+    raise ValueError(f"{name} must be a concrete number (static under jit), "
+                     f"got a traced value.")
+  v = float(np.asarray(value))
+  if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+    cmp = ">= 0" if allow_zero else "> 0"
+    raise ValueError(f"{name} must be finite and {cmp}, got {value!r}.")
+  return v
+
+
+def _check_reference(reference, n, k, batch, validate):
+  """Returns ``(ref_row [..., n], ref_col [..., k], same)`` or raises."""
+  if isinstance(reference, (tuple, list)):
+    if len(reference) != 2:
+      raise ValueError("reference must be one distribution [..., n] (both "
+                       "players, square games) or a pair (row [..., n], "
+                       f"col [..., k]); got a sequence of {len(reference)}.")
+    refs, same = tuple(reference), False
+  else:
+    if n != k:
+      raise ValueError(f"reference for a rectangular {n}x{k} game must be a "
+                       "pair (row [..., n], col [..., k]).")
+    refs, same = (reference, reference), True
+  out = []
+  for r, m, who in zip(refs, (n, k), ("row", "col")):
+    if np.ndim(r) < 1 or np.shape(r)[-1] != m:
+      raise ValueError(f"reference ({who}) must have last axis {m}, got shape "
+                       f"{np.shape(r)}.")
+    try:
+      np.broadcast_shapes(np.shape(r)[:-1], batch)
+    except ValueError:
+      raise ValueError(f"reference ({who}) shape {np.shape(r)} does not "
+                       f"broadcast to the batch shape {batch}.") from None
+    if validate and _validation.is_concrete(r):
+      a = np.asarray(r, np.float64)
+      if not np.all(np.isfinite(a)):
+        raise ValueError(f"reference ({who}) contains NaN or inf values.")
+      if np.any(a <= 0):
+        raise ValueError(f"reference ({who}) must have positive entries, "
+                         f"found min {a.min():.3g}.")
+      err = np.max(np.abs(a.sum(-1) - 1.0))
+      if err > 1e-5:
+        raise ValueError(f"reference ({who}) must sum to 1, off by "
+                         f"{err:.3g}.")
+    out.append(r)
+  return out[0], out[1], same
+
+
+def _check_A(A):
+  _validation.check_rank_at_least(A, 2, "A")
+  n, k = np.shape(A)[-2:]
+  if n < 1 or k < 1 or n * k < 2:
+    raise ValueError(f"A must be a game with at least 2 actions in all "
+                     f"([..., n, k], n, k >= 1, not 1x1), got shape "
+                     f"{np.shape(A)}.")
+  if np.prod(np.shape(A)[:-2], dtype=np.int64) == 0:
+    raise ValueError(f"A has an empty batch: shape {np.shape(A)}.")
+  if not (np.issubdtype(np.asarray(A).dtype if _validation.is_concrete(A)
+                        else A.dtype, np.number)):
+    raise ValueError(f"A must be numeric, got dtype {A.dtype}.")
+  _validation.check_finite(A, "A")
+  return n, k
+
+
+def _working_dtype(A):
+  dt = jnp.asarray(np.zeros((), np.asarray(A).dtype if
+                            _validation.is_concrete(A) else A.dtype)).dtype
+  if not jnp.issubdtype(dt, jnp.floating) or dt == jnp.float16 or (
+      dt == jnp.bfloat16):
+    dt = jnp.zeros(()).dtype
+  return dt
+
+
+# ----------------------------------------------------------------------------
+# Public API.
+
+
+def solve(A, method: str = "auto", tol: float = 1e-6,
+          max_iters: Optional[int] = None, reference=None, beta: float = 0.0,
+          *, symmetric: Optional[bool] = None, fallback: Optional[str] = None,
+          step_size: Optional[float] = None,
+          check_every: int = DEFAULT_CHECK_EVERY,
+          chunk_size: int = DEFAULT_CHUNK_SIZE, round_iters: Optional[int] = None,
+          select_least_norm: bool = True, validate: bool = True) -> NashResult:
+  """Certified equilibria of zero-sum matrix games ``A`` ``[..., n, k]``.
+
+  The row player maximises ``x^T A y`` and the column player minimises it;
+  with ``beta > 0`` the game is the KL-regularized one,
+  ``x^T A y - beta KL(x||rho_x) + beta KL(y||rho_y)`` (Munos et al., "Nash
+  learning from human feedback", 2023), whose equilibrium is unique. See
+  the module docstring for the algorithm (first-order method, exact step on
+  the identified support, float64 certificate, non-unique choice).
+
+  Two modes:
+
+  * eager (``A`` concrete): the batch is streamed through a pool of
+    ``chunk_size`` slots; strategies are certified in float64 on the host and
+    returned as numpy arrays in ``A``'s float dtype (float32 for integer
+    input); ``gap`` is the float64 duality gap of exactly those arrays.
+  * traced (``solve`` called under ``jit``/``vmap``): one vmapped
+    ``while_loop``; ``gap`` is computed in the working dtype (float32, or
+    float64 when x64 is on and ``A`` is float64) and ``converged`` is
+    ``gap <= tol``. No host step (no float64 repair, no least-norm choice,
+    no fallback).
+
+  Args:
+    A: ``[..., n, k]`` row payoff, finite, any leading batch shape, not 1x1.
+    method: a key of :data:`METHODS`, or ``"auto"`` (``omd`` then ``rm_plus``
+      for ``beta = 0``; ``mmd`` then ``omd`` for ``beta > 0``: each game goes
+      to the next method only if the previous one did not certify it).
+    tol: duality-gap tolerance ``> 0`` for ``converged``.
+    max_iters: iteration budget per game and method (default 2000).
+    reference: ``rho``: ``None`` (uniform), one distribution ``[..., n]``
+      for both players (square games), or a pair ``(row [..., n], col [...,
+      k])``; entries positive, summing to 1. Used only when ``beta > 0``.
+    beta: KL strength ``>= 0`` (a concrete number).
+    symmetric: use the symmetric fast path; ``None`` detects it: games with
+      ``max |A + A^T| <= tol / 4`` (and a shared reference) take it.
+    fallback: ``None`` or ``"lp"``: solve games still uncertified with
+      :func:`solve_lp` (HiGHS; eager, ``beta = 0`` only).
+    step_size: ``eta`` for payoffs scaled to ``max |A| = 1`` (per game); default
+      the method's own.
+    check_every: iterations between certificate checks.
+    chunk_size: pool size of the eager mode (memory ``O(chunk_size n k)``).
+    round_iters: iterations per pool round (a multiple of ``check_every``;
+      default ``2 * check_every``).
+    select_least_norm: apply the documented choice among non-unique
+      equilibria (eager, ``beta = 0``).
+    validate: run the value checks on concrete input.
+
+  Returns:
+    ``NashResult(row [..., n], col [..., k], value [...], gap [...],
+    iterations [...] int32, converged [...] bool)``. ``value`` is ``x^T A y``
+    (the regularized objective when ``beta > 0``); ``iterations`` counts
+    first-order iterations over all methods tried (0 for an LP fallback is
+    not used: the LP's own iterations are added).
+
+  Raises:
+    ValueError: bad ``A`` (NaN/inf, empty, 1x1), ``method``, ``tol``,
+      ``beta``, ``reference``, ``max_iters`` or ``fallback``.
+  """
+  n, k = _check_A(A)
+  tol = _check_scalar(tol, "tol", allow_zero=False)
+  beta = _check_scalar(beta, "beta", allow_zero=True)
+  if method != "auto" and method not in METHODS:
+    raise ValueError(f"method must be 'auto' or one of {sorted(METHODS)}, got "
+                     f"{method!r}.")
+  regularized = beta > 0
+  if regularized and method != "auto" and not METHODS[method].supports_beta:
+    raise ValueError(f"method {method!r} does not handle beta > 0; use one "
+                     f"of {sorted(m for m in METHODS if METHODS[m].supports_beta)}.")
+  if max_iters is None:
+    max_iters = DEFAULT_MAX_ITERS
+  if int(max_iters) != max_iters or max_iters < 1:
+    raise ValueError(f"max_iters must be a positive integer, got {max_iters!r}.")
+  max_iters = int(max_iters)
+  if fallback not in (None, "lp"):
+    raise ValueError(f"fallback must be None or 'lp', got {fallback!r}.")
+  if int(check_every) != check_every or check_every < 1:
+    raise ValueError(f"check_every must be a positive integer, got "
+                     f"{check_every!r}.")
+  if round_iters is None:
+    round_iters = 2 * check_every
+  if round_iters % check_every or round_iters < 1:
+    raise ValueError(f"round_iters must be a positive multiple of "
+                     f"check_every={check_every}, got {round_iters!r}.")
+  if int(chunk_size) != chunk_size or chunk_size < 1:
+    raise ValueError(f"chunk_size must be a positive integer, got "
+                     f"{chunk_size!r}.")
+  if step_size is not None:
+    step_size = _check_scalar(step_size, "step_size", allow_zero=False)
+  batch = tuple(np.shape(A)[:-2])
+  if reference is None:
+    ref_row = np.full((n,), 1.0 / n)
+    ref_col = np.full((k,), 1.0 / k)
+    same_ref = True
+  else:
+    ref_row, ref_col, same_ref = _check_reference(reference, n, k, batch,
+                                                  validate)
+  methods = (AUTO_METHODS[regularized] if method == "auto" else (method,))
+  methods = tuple(m for m in methods
+                  if METHODS[m].supports_beta or not regularized)
+  opts = dict(tol=tol, max_iters=max_iters, beta=beta,
+              step_size=step_size, check_every=int(check_every),
+              methods=methods)
+  concrete = all(_validation.is_concrete(a) for a in (A, ref_row, ref_col))
+  if concrete:
+    return _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
+                        int(chunk_size), int(round_iters), select_least_norm,
+                        **opts)
+  return _solve_traced(A, ref_row, ref_col, same_ref, symmetric, **opts)
+
+
+def _method_step(name, step_size):
+  return METHODS[name].default_step if step_size is None else step_size
+
+
+# ----------------------------------------------------------------------------
+# Traced mode.
+
+
+def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
+                  beta, step_size, check_every, methods):
+  dt = _working_dtype(A)
+  A = jnp.asarray(A, dt)
+  n, k = A.shape[-2:]
+  batch = A.shape[:-2]
+  flat = A.reshape((-1, n, k))
+  B = flat.shape[0]
+  lrx = jnp.broadcast_to(jnp.log(jnp.asarray(ref_row, dt)), batch + (n,))
+  lry = jnp.broadcast_to(jnp.log(jnp.asarray(ref_col, dt)), batch + (k,))
+  lrx, lry = lrx.reshape((B, n)), lry.reshape((B, k))
+  regularized = beta > 0
+  method = methods[0]
+  step = _method_step(method, step_size)
+
+  def run(sym):
+    init, run_one = _kernel(method, sym, regularized, check_every)
+    game, scale = _make_game(flat, (lrx,) if sym else (lrx, lry),
+                             jnp.asarray(beta, dt), step)
+    slots = jax.vmap(init)(game)
+    stop = jnp.asarray(tol, dt) / scale
+    slots = jax.vmap(run_one, in_axes=(0, 0, None, None, 0))(
+        game, slots, max_iters, max_iters, stop)
+    x = slots.z[0]
+    y = x if sym else slots.z[1]
+    return x, y, slots.gap * scale, slots.iters
+
+  if n != k or not same_ref or symmetric is False:
+    x, y, g, its = run(False)
+  elif symmetric:
+    x, y, g, its = run(True)
+  else:
+    skew = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2))) <= tol / 4
+    x, y, g, its = jax.lax.cond(skew, lambda: run(True), lambda: run(False))
+  value = jnp.einsum("bi,bij,bj->b", x, flat, y)
+  if regularized:
+    kl = lambda p, lr: jnp.sum(jnp.where(p > 0, p * (jnp.log(
+        jnp.where(p > 0, p, 1.0)) - lr), 0.0), -1)
+    value = value - beta * kl(x, lrx) + beta * kl(y, lry)
+  return NashResult(
+      row=x.reshape(batch + (n,)), col=y.reshape(batch + (k,)),
+      value=value.reshape(batch), gap=g.reshape(batch),
+      iterations=its.reshape(batch).astype(jnp.int32),
+      converged=(g <= tol).reshape(batch))
+
+
+# ----------------------------------------------------------------------------
+# Eager mode.
+
+
+def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
+              max_iters, check_every, chunk_size, round_iters, dt):
+  """Streams games ``A`` ``[G, n, k]`` (numpy) through the pool.
+
+  Returns ``(x [G, n], y [G, k], gap [G] working-dtype estimate, iters [G],
+  done [G])`` as numpy arrays.
+  """
+  G, n, k = A.shape
+  P = min(chunk_size, G)
+  step_fn, first_fn = _pool_fns(method, sym, regularized, check_every)
+  np_dt = np.dtype(dt)
+  pool_A = np.zeros((P, n, k), np_dt)
+  pool_lx = np.zeros((P, n), np_dt)
+  pool_ly = np.zeros((P, k), np_dt)
+  slot_game = np.full((P,), -1, np.int64)
+  out_x = np.zeros((G, n), np_dt)
+  out_y = np.zeros((G, k), np_dt)
+  out_gap = np.full((G,), np.inf)
+  out_it = np.zeros((G,), np.int32)
+  out_done = np.zeros((G,), bool)
+  eps = float(np.finfo(np_dt).eps)
+  slots = None
+  nxt = 0
+  while True:
+    free = np.flatnonzero(slot_game < 0)
+    take = min(len(free), G - nxt)
+    fresh = np.zeros((P,), bool)
+    if take:
+      idx = free[:take]
+      games = np.arange(nxt, nxt + take)
+      nxt += take
+      slot_game[idx] = games
+      pool_A[idx] = A[games]
+      pool_lx[idx] = lrx[games]
+      pool_ly[idx] = lry[games]
+      fresh[idx] = True
+    empty = slot_game < 0
+    if empty.all():
+      break
+    lr = (pool_lx,) if sym else (pool_lx, pool_ly)
+    game, scale = _make_game(jnp.asarray(pool_A), tuple(map(jnp.asarray, lr)),
+                             jnp.asarray(beta, dt), step)
+    stop = jnp.maximum(0.5 * tol / scale, 8 * eps)
+    if slots is None:
+      slots = first_fn(game)
+    slots = step_fn(game, slots, jnp.asarray(fresh), jnp.asarray(empty),
+                    round_iters, max_iters, stop)
+    done = np.asarray(slots.done)
+    iters = np.asarray(slots.iters)
+    fin = np.flatnonzero((~empty) & (done | (iters >= max_iters)))
+    if len(fin):
+      g = slot_game[fin]
+      zx = np.asarray(slots.z[0])
+      out_x[g] = zx[fin]
+      out_y[g] = zx[fin] if sym else np.asarray(slots.z[1])[fin]
+      out_gap[g] = np.asarray(slots.gap)[fin] * np.asarray(scale)[fin]
+      out_it[g] = iters[fin]
+      out_done[g] = done[fin]
+      slot_game[fin] = -1
+  return out_x, out_y, out_gap, out_it, out_done
+
+
+def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
+                 chunk_size, round_iters, select_least_norm, *, tol,
+                 max_iters, beta, step_size, check_every, methods):
+  A_in = np.asarray(A)
+  out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
+            and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
+  dt = _working_dtype(A_in)
+  n, k = A_in.shape[-2:]
+  batch = A_in.shape[:-2]
+  A64 = A_in.astype(np.float64).reshape((-1, n, k))
+  B = A64.shape[0]
+  rx = np.broadcast_to(np.asarray(ref_row, np.float64), batch + (n,))
+  ry = np.broadcast_to(np.asarray(ref_col, np.float64), batch + (k,))
+  rx = rx.reshape((B, n)) / rx.reshape((B, n)).sum(-1, keepdims=True)
+  ry = ry.reshape((B, k)) / ry.reshape((B, k)).sum(-1, keepdims=True)
+  regularized = beta > 0
+
+  if n == k and same_ref and symmetric is not False:
+    skew_err = np.max(np.abs(A64 + np.swapaxes(A64, 1, 2)), axis=(1, 2))
+    sym_mask = (skew_err <= tol / 4) | bool(symmetric)
+  else:
+    sym_mask = np.zeros((B,), bool)
+  X = np.zeros((B, n))
+  Y = np.zeros((B, k))
+  its = np.zeros((B,), np.int32)
+  todo = np.ones((B,), bool)
+  np_dt = np.dtype(dt)
+  for method in methods:
+    step = _method_step(method, step_size)
+    for sym in (True, False):
+      idx = np.flatnonzero(todo & (sym_mask == sym))
+      if not len(idx):
+        continue
+      x, y, _, it, done = _run_pool(
+          A64[idx].astype(np_dt), np.log(rx[idx]).astype(np_dt),
+          np.log(ry[idx]).astype(np_dt), sym, regularized, method, step,
+          beta, tol, max_iters, check_every, chunk_size, round_iters, dt)
+      X[idx], Y[idx] = x, y
+      its[idx] += it
+      todo[idx[done]] = False
+
+  def certify(X, Y, idx=slice(None)):
+    Xo, Yo = X.astype(out_dt), Y.astype(out_dt)
+    if regularized:
+      g = certificate.regularized_duality_gap(A64[idx], Xo, Yo, beta, rx[idx],
+                                              ry[idx])
+    else:
+      g = certificate.duality_gap(A64[idx], Xo, Yo)
+    return Xo, Yo, g
+
+  X, Y, gap = certify(X, Y)
+  bad = np.flatnonzero(~(gap <= tol))
+  if len(bad):  # float64 exact step on the identified support
+    if regularized:
+      x2, y2 = host.newton_regularized(A64[bad], X[bad], Y[bad], beta,
+                                       rx[bad], ry[bad])
+      ok = np.ones(len(bad), bool)
+    else:
+      x2, y2, ok = host.equalizer(A64[bad], X[bad] > 0, Y[bad] > 0)
+    x2, y2, g2 = certify(x2, y2, bad)
+    better = ok & (g2 < gap[bad])
+    X[bad[better]], Y[bad[better]], gap[bad[better]] = (
+        x2[better], y2[better], g2[better])
+
+  if not regularized and select_least_norm:
+    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
+
+  if fallback == "lp" and not regularized:
+    bad = np.flatnonzero(~(gap <= tol))
+    if len(bad):
+      res = lp.solve_lp(A64[bad])
+      x2, y2, g2 = certify(res.row, res.col, bad)
+      better = g2 < gap[bad]
+      X[bad[better]], Y[bad[better]], gap[bad[better]] = (
+          x2[better], y2[better], g2[better])
+      its[bad] += res.iterations
+      if select_least_norm:
+        X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
+
+  if regularized:
+    value = certificate.regularized_value(A64, X, Y, beta, rx, ry)
+  else:
+    value = np.einsum("bi,bij,bj->b", X.astype(np.float64), A64,
+                      Y.astype(np.float64))
+  return NashResult(
+      row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
+      value=value.astype(out_dt).reshape(batch), gap=gap.reshape(batch),
+      iterations=its.reshape(batch), converged=(gap <= tol).reshape(batch))
+
+
+def _least_norm_choice(A64, X, Y, gap, tol, certify):
+  """Replaces certified answers at non-unique equilibria by the least-norm one.
+
+  A certified ``(x, y)`` is provably the unique equilibrium when it is
+  strictly complementary (every action off the support does strictly worse
+  than the value, by more than ``tol``) and its supports have equal size (the
+  equalizer system is then square). Otherwise the best-response sets to
+  ``(x, y)`` contain every equilibrium's support; the least-norm
+  equilibrium on them is taken when it certifies.
+  """
+  scale = np.maximum(np.max(np.abs(A64), axis=(1, 2)), 1e-300)
+  ay = np.einsum("bij,bj->bi", A64, Y.astype(np.float64))
+  xa = np.einsum("bi,bij->bj", X.astype(np.float64), A64)
+  value = np.einsum("bi,bi->b", X.astype(np.float64), ay)
+  margin = np.maximum(tol, 1e-9 * scale)[:, None]
+  br_rows = ay >= value[:, None] - margin
+  br_cols = xa <= value[:, None] + margin
+  unique = ((br_rows.sum(1) == (X > 0).sum(1)) &
+            (br_cols.sum(1) == (Y > 0).sum(1)) &
+            ((X > 0).sum(1) == (Y > 0).sum(1)))
+  sel = np.flatnonzero((gap <= tol) & ~unique)
+  if len(sel):
+    x2, y2, ok = host.least_norm_on_sets(A64[sel], value[sel], br_rows[sel],
+                                         br_cols[sel])
+    x2, y2, g2 = certify(x2, y2, sel)
+    keep = ok & (g2 <= tol)
+    X[sel[keep]], Y[sel[keep]], gap[sel[keep]] = x2[keep], y2[keep], g2[keep]
+  return X, Y, gap
+
+
+__all__ = ("AUTO_METHODS", "solve")

@@ -1,0 +1,157 @@
+"""Exact steps and certificates for ONE game, in JAX (working dtype).
+
+First-order iterations only approach an equilibrium; these steps finish the
+job exactly and are fixed-size (padded and masked), so they jit and vmap.
+
+* Unregularized game (``beta = 0``): given a support guess ``S`` (rows) and
+  ``T`` (columns), solve the equalizer system on the support. With the
+  payoff shifted positive, ``A' = A - min A + 1`` (value ``>= 1``), and
+  ``u = x / v``, ``w = y / v``:
+
+  .. math::
+    (A' w)_i = 1\\ (i \\in S),\\quad u_i = 0\\ (i \\notin S),\\quad
+    (A'^T u)_j = 1\\ (j \\in T),\\quad w_j = 0\\ (j \\notin T),
+
+  an ``(n + k)``-square linear system, nonsingular iff ``A'_{ST}`` is. Then
+  ``x = u / 1^T u``, ``y = w / 1^T w``. On the symmetric path (``A = -A^T``,
+  value 0, ``x = y``) it is the ``n``-square system
+  ``(A_{SS} + 1 1^T) x_S = 1``, ``x_i = 0`` off ``S``, which is nonsingular
+  exactly when the null space of the skew matrix ``A_{SS}`` is a line not
+  orthogonal to ``1`` (then its solution is the equalizer with ``1^T x = 1``).
+  The result is an equilibrium iff it is non-negative and no action off the
+  support does better: the duality gap decides, nothing else.
+
+* Regularized game (``beta > 0``): the equilibrium is the unique fixed point
+  ``x = softmax(log rho_x + A y / beta)``, ``y = softmax(log rho_y - A^T x /
+  beta)``; Newton's method on it converges quadratically from the
+  first-order iterate (Jacobian ``I - D A / beta`` blocks,
+  ``D = diag(s) - s s^T``).
+"""
+
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+
+from nash_align.solvers.methods import Game, Profile, operator
+
+
+def gap(game: Game, z: Profile) -> jax.Array:
+  """Duality gap of ``z`` in the (regularized) game, working dtype.
+
+  ``beta = 0``: ``max_i (A y)_i - min_j (x^T A)_j``. ``beta > 0``: the gap
+  of ``f(x, y) = x^T A y - beta KL(x||rho_x) + beta KL(y||rho_y)``,
+
+  .. math::
+    \\beta\\,\\mathrm{lse}(\\log\\rho_x + A y/\\beta) + \\beta KL(y\\|\\rho_y)
+    + \\beta\\,\\mathrm{lse}(\\log\\rho_y - A^T x/\\beta) + \\beta KL(x\\|\\rho_x).
+  """
+  F = operator(game, z)
+  if len(z) == 1:
+    z = (z[0], z[0])
+    F = (F[0], F[0])
+    log_ref = (game.log_ref[0], game.log_ref[0])
+  else:
+    log_ref = game.log_ref
+  plain = jnp.max(F[0]) + jnp.max(F[1])
+  b = jnp.where(game.beta > 0, game.beta, 1.0)
+  def kl(p, lr):
+    return jnp.sum(jnp.where(p > 0, p * (jnp.log(jnp.where(p > 0, p, 1.0))
+                                         - lr), 0.0))
+  reg = (b * jax.nn.logsumexp(log_ref[0] + F[0] / b)
+         + b * jax.nn.logsumexp(log_ref[1] + F[1] / b)
+         + b * kl(z[0], log_ref[0]) + b * kl(z[1], log_ref[1]))
+  return jnp.where(game.beta > 0, reg, plain)
+
+
+def _normalize(p):
+  p = jnp.maximum(p, 0.0)
+  s = jnp.sum(p)
+  return jnp.where(s > 0, p / jnp.where(s > 0, s, 1.0), 1.0 / p.shape[0])
+
+
+def equalizer_symmetric(A: jax.Array, support: jax.Array
+                        ) -> Tuple[jax.Array, jax.Array]:
+  """Equalizer ``x`` ``[n]`` of the skew game ``A`` ``[n, n]`` on ``support``.
+
+  Returns ``(x, ok)``: ``x`` on the simplex (zero off the support) and
+  ``ok`` whether the solve was finite and non-negative (before clipping).
+  """
+  m = support.astype(A.dtype)
+  n = A.shape[0]
+  M = m[:, None] * m[None, :] * (A + 1.0) + jnp.diag(1.0 - m)
+  x = jnp.linalg.solve(M, m)
+  s = jnp.sum(x)
+  tiny = 16 * jnp.finfo(A.dtype).eps
+  ok = jnp.all(jnp.isfinite(x)) & (s > 0.5) & jnp.all(x >= -tiny * jnp.abs(s))
+  x = jnp.where(ok, x, jnp.full((n,), 1.0 / n, A.dtype))
+  return _normalize(x), ok
+
+
+def equalizer_general(A: jax.Array, rows: jax.Array, cols: jax.Array
+                      ) -> Tuple[jax.Array, jax.Array, jax.Array]:
+  """Equalizer ``(x [n], y [k])`` of ``A`` ``[n, k]`` on supports ``rows``, ``cols``.
+
+  Returns ``(x, y, ok)`` as :func:`equalizer_symmetric`.
+  """
+  n, k = A.shape
+  s = rows.astype(A.dtype)
+  t = cols.astype(A.dtype)
+  Ap = A - jnp.min(A) + 1.0
+  top = jnp.concatenate(
+      [jnp.diag(1.0 - s), s[:, None] * Ap * t[None, :]], axis=1)
+  bottom = jnp.concatenate(
+      [t[:, None] * Ap.T * s[None, :], jnp.diag(1.0 - t)], axis=1)
+  M = jnp.concatenate([top, bottom], axis=0)
+  sol = jnp.linalg.solve(M, jnp.concatenate([s, t]))
+  u, w = sol[:n], sol[n:]
+  su, sw = jnp.sum(u), jnp.sum(w)
+  tiny = 16 * jnp.finfo(A.dtype).eps
+  ok = (jnp.all(jnp.isfinite(sol)) & (su > 0) & (sw > 0)
+        & jnp.all(u >= -tiny * jnp.abs(su)) & jnp.all(w >= -tiny * jnp.abs(sw)))
+  u = jnp.where(ok, u, 1.0)
+  w = jnp.where(ok, w, 1.0)
+  return _normalize(u), _normalize(w), ok
+
+
+def newton_regularized(game: Game, z: Profile, num_steps: int = 2) -> Profile:
+  """``num_steps`` Newton steps on the regularized fixed point from ``z``.
+
+  Solves ``G(z) = z - softmax(log rho + F(z) / beta) = 0`` (per player).
+  Steps that leave the simplex are clipped to ``tiny`` and renormalised.
+  """
+  b = jnp.where(game.beta > 0, game.beta, 1.0)
+  A = game.A
+  symmetric = len(z) == 1
+  n, k = A.shape
+  tiny = jnp.finfo(A.dtype).tiny
+
+  def step(z, _):
+    F = operator(game, z)
+    s = tuple(jax.nn.softmax(lr + f / b) for lr, f in zip(game.log_ref, F))
+    G = jnp.concatenate([zi - si for zi, si in zip(z, s)])
+    D = [jnp.diag(si) - si[:, None] * si[None, :] for si in s]
+    if symmetric:
+      J = jnp.eye(n, dtype=A.dtype) - D[0] @ A / b
+    else:
+      J = jnp.concatenate([
+          jnp.concatenate([jnp.eye(n, dtype=A.dtype), -D[0] @ A / b], 1),
+          jnp.concatenate([D[1] @ A.T / b, jnp.eye(k, dtype=A.dtype)], 1)], 0)
+    d = jnp.linalg.solve(J, -G)
+    new = jnp.concatenate(z) + d
+    new = jnp.where(jnp.isfinite(new), new, jnp.concatenate(z))
+    sizes = (n,) if symmetric else (n, k)
+    parts = jnp.split(new, [n])[: len(sizes)]
+    z = tuple(_normalize(jnp.maximum(p, tiny)) for p in parts)
+    return z, None
+
+  z, _ = jax.lax.scan(step, z, None, length=num_steps)
+  return z
+
+
+__all__ = (
+    "equalizer_general",
+    "equalizer_symmetric",
+    "gap",
+    "newton_regularized",
+)

@@ -1,0 +1,130 @@
+"""Float64 exact steps on the host (numpy), for the games that need them.
+
+The JAX kernel works in float32 (unless x64 is on); its exact step already
+returns an equilibrium up to float32 rounding. When the float64 certificate
+of a game misses ``tol``, these batched numpy steps redo the exact step in
+float64 on the support the kernel identified; they also implement the
+documented choice among non-unique equilibria (:func:`least_norm_on_sets`).
+All take a stack of games ``[G, n, k]`` and are batched (no loop over games).
+"""
+
+import numpy as np
+
+
+def _normalize(p):
+  p = np.maximum(p, 0.0)
+  s = p.sum(-1, keepdims=True)
+  return np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[-1])
+
+
+def equalizer(A, rows, cols):
+  """Float64 equalizer on supports ``rows [G, n]``, ``cols [G, k]`` (bool).
+
+  Solves the ``(n + k)``-square system of
+  :func:`nash_align.solvers.exact.equalizer_general` for every game.
+
+  Returns:
+    ``(x [G, n], y [G, k], ok [G])``; ``ok`` is False where the system is
+    singular or the solution leaves the simplex.
+  """
+  A = np.asarray(A, np.float64)
+  G, n, k = A.shape
+  s = rows.astype(np.float64)
+  t = cols.astype(np.float64)
+  Ap = A - A.min(axis=(1, 2), keepdims=True) + 1.0
+  M = np.zeros((G, n + k, n + k))
+  M[:, :n, :n] = np.eye(n) * (1.0 - s)[:, :, None]
+  M[:, :n, n:] = s[:, :, None] * Ap * t[:, None, :]
+  M[:, n:, :n] = t[:, :, None] * np.swapaxes(Ap, 1, 2) * s[:, None, :]
+  M[:, n:, n:] = np.eye(k) * (1.0 - t)[:, :, None]
+  rhs = np.concatenate([s, t], axis=1)
+  ok = np.ones(G, bool)
+  sol = np.zeros((G, n + k))
+  cond_ok = np.linalg.matrix_rank(M) == n + k if G else np.zeros(0, bool)
+  if np.any(cond_ok):
+    sol[cond_ok] = np.linalg.solve(M[cond_ok], rhs[cond_ok][..., None])[..., 0]
+  ok &= cond_ok
+  u, w = sol[:, :n], sol[:, n:]
+  su, sw = u.sum(1), w.sum(1)
+  ok &= (su > 0) & (sw > 0)
+  ok &= np.all(u >= -1e-12 * np.abs(su)[:, None], axis=1)
+  ok &= np.all(w >= -1e-12 * np.abs(sw)[:, None], axis=1)
+  return _normalize(u), _normalize(w), ok
+
+
+def newton_regularized(A, x, y, beta, ref_row, ref_col, num_steps=4):
+  """Float64 Newton steps on the regularized fixed point (batched).
+
+  Same map as :func:`nash_align.solvers.exact.newton_regularized`:
+  ``x = softmax(log rho_x + A y / beta)``, ``y = softmax(log rho_y - A^T x /
+  beta)``. Returns ``(x [G, n], y [G, k])``.
+  """
+  A = np.asarray(A, np.float64)
+  G, n, k = A.shape
+  b = np.asarray(beta, np.float64).reshape(-1, 1, 1) * np.ones((G, 1, 1))
+  lrx = np.log(np.asarray(ref_row, np.float64))
+  lry = np.log(np.asarray(ref_col, np.float64))
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y, np.float64)
+  eye = np.eye(n + k)
+  tiny = np.finfo(np.float64).tiny
+
+  def softmax(a):
+    a = a - a.max(-1, keepdims=True)
+    e = np.exp(a)
+    return e / e.sum(-1, keepdims=True)
+
+  for _ in range(num_steps):  # a fixed, small number of steps
+    sx = softmax(lrx + np.einsum("gij,gj->gi", A, y) / b[:, :, 0])
+    sy = softmax(lry - np.einsum("gi,gij->gj", x, A) / b[:, :, 0])
+    G_ = np.concatenate([x - sx, y - sy], axis=1)
+    dx = np.einsum("gi,ij->gij", sx, np.eye(n)) - sx[:, :, None] * sx[:, None]
+    dy = np.einsum("gi,ij->gij", sy, np.eye(k)) - sy[:, :, None] * sy[:, None]
+    J = np.tile(eye, (G, 1, 1))
+    J[:, :n, n:] = -dx @ A / b
+    J[:, n:, :n] = dy @ np.swapaxes(A, 1, 2) / b
+    d = np.linalg.solve(J, -G_[..., None])[..., 0]
+    x = _normalize(np.maximum(x + d[:, :n], tiny))
+    y = _normalize(np.maximum(y + d[:, n:], tiny))
+  return x, y
+
+
+def least_norm_on_sets(A, value, rows, cols):
+  """Least-norm optimal strategies supported on ``rows``/``cols`` (float64).
+
+  The documented choice among non-unique equilibria. With ``v`` the game
+  value and ``U``, ``W`` the sets of rows and columns that are best responses
+  to some equilibrium (their union of supports), returns
+
+  .. math::
+    y = \\arg\\min\\{\\|y\\|_2 : A_{UW} y_W = v\\mathbf 1,\\ \\mathbf 1^T y = 1,
+        \\ y_{\\bar W} = 0\\},
+
+  and ``x`` likewise from ``A_{UW}^T``, via the pseudo-inverse (exact linear
+  algebra). It is invariant under relabelling actions, splits weight equally
+  among duplicate actions and is uniform on a game of ties; the caller keeps
+  it only if it certifies.
+
+  Args:
+    A: ``[G, n, k]``.
+    value: ``[G]`` game values.
+    rows: ``[G, n]`` bool.
+    cols: ``[G, k]`` bool.
+
+  Returns:
+    ``(x [G, n], y [G, k], ok [G])``, ``ok`` False if a strategy had a
+    clearly negative entry (then the candidate is not an equilibrium).
+  """
+  A = np.asarray(A, np.float64)
+  r = rows.astype(np.float64)
+  c = cols.astype(np.float64)
+  v = np.asarray(value, np.float64)
+  Am = r[:, :, None] * A * c[:, None, :]
+  cy = np.concatenate([Am, c[:, None, :]], axis=1)  # [G, n+1, k]
+  dy = np.concatenate([v[:, None] * r, np.ones_like(v)[:, None]], axis=1)
+  y = np.einsum("gkm,gm->gk", np.linalg.pinv(cy), dy)
+  cx = np.concatenate([np.swapaxes(Am, 1, 2), r[:, None, :]], axis=1)
+  dx = np.concatenate([v[:, None] * c, np.ones_like(v)[:, None]], axis=1)
+  x = np.einsum("gnm,gm->gn", np.linalg.pinv(cx), dx)
+  ok = np.all(x >= -1e-9, axis=1) & np.all(y >= -1e-9, axis=1)
+  return _normalize(x), _normalize(y), ok

@@ -1,0 +1,311 @@
+"""Tests for nash_align.payoffs: closed forms, identities, property checks."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import optimize
+
+from nash_align import payoffs as pf
+from nash_align import social_choice as sc
+from nash_align import solvers
+
+
+def _random_P(rng, batch, n):
+  u = rng.random((batch, n, n))
+  iu = np.triu(np.ones((n, n), bool), 1)
+  P = np.where(iu, u, 1 - np.swapaxes(u, -1, -2))
+  P[..., np.arange(n), np.arange(n)] = 0.5
+  return P
+
+
+RNG = np.random.default_rng(0)
+P_RAND = _random_P(RNG, 16, 4).astype(np.float32)
+P_EDGES = np.array([[0.5, 1.0, 0.0], [0.0, 0.5, 0.5], [1.0, 0.5, 0.5]],
+                   np.float32)
+
+ALL = {
+    "margin": pf.margin,
+    "majority": pf.majority,
+    "log_odds": pf.log_odds,
+    "tanh": functools.partial(pf.tanh_payoff, sharpness=4.0),
+    "power": functools.partial(pf.power_payoff, exponent=0.5),
+}
+
+# Antisymmetric transforms that are NOT sign preserving (counterexamples).
+SIN3 = pf.from_function(lambda p: jnp.sin(3 * jnp.pi * (p - 0.5)),
+                        name="sin3")
+DEAD_ZONE = pf.from_function(
+    lambda p: jnp.sign(p - 0.5) * jnp.maximum(jnp.abs(p - 0.5) - 0.1, 0.0),
+    name="dead_zone")
+REVERSED = pf.from_function(lambda p: 0.5 - p, name="reversed")
+
+
+# ---------------------------------------------------------------------------
+# Closed forms and identities.
+
+
+def test_closed_forms():
+  P = P_RAND.astype(np.float64)
+  np.testing.assert_allclose(pf.margin(P_RAND), P - 0.5, atol=1e-7)
+  np.testing.assert_array_equal(pf.majority(P_RAND), np.sign(P_RAND - 0.5))
+  np.testing.assert_allclose(pf.log_odds(P_RAND), np.log(P / (1 - P)),
+                             rtol=1e-4, atol=1e-4)
+  s = 4.0
+  np.testing.assert_allclose(pf.tanh_payoff(P_RAND, s),
+                             np.tanh(s * (P - 0.5)) / (2 * np.tanh(s / 2)),
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      pf.power_payoff(P_RAND, 0.5),
+      np.sign(P - 0.5) * np.abs(2 * (P - 0.5)) ** 0.5 / 2, rtol=1e-5,
+      atol=1e-6)
+
+
+def test_family_limits():
+  # tanh: s -> 0 is the margin, s -> inf is sign / 2; power: e = 1 margin,
+  # e = 0 sign / 2.
+  np.testing.assert_allclose(pf.tanh_payoff(P_RAND, 1e-3), P_RAND - 0.5,
+                             atol=1e-5)
+  far = np.abs(P_RAND - 0.5) > 0.05
+  np.testing.assert_allclose(
+      np.where(far, pf.tanh_payoff(P_RAND, 500.0), 0),
+      np.where(far, np.sign(P_RAND - 0.5) / 2, 0), atol=1e-5)
+  np.testing.assert_allclose(pf.power_payoff(P_RAND, 1.0), P_RAND - 0.5,
+                             atol=1e-7)
+  np.testing.assert_allclose(pf.power_payoff(P_RAND, 0.0),
+                             np.sign(P_RAND - 0.5) / 2)
+  for f in (pf.tanh_payoff, pf.power_payoff):
+    np.testing.assert_allclose(f(P_EDGES, 2.0)[0, 1], 0.5, rtol=1e-6)
+
+
+def test_log_odds_safe_at_edges_and_btl_identity():
+  A = np.asarray(pf.log_odds(P_EDGES))
+  assert np.all(np.isfinite(A))
+  np.testing.assert_allclose(A[0, 1], np.log((1 - 1e-6) / 1e-6), rtol=1e-3)
+  np.testing.assert_allclose(A, -A.T, atol=1e-6)
+  # Gradient is finite at 0 and 1 (zero beyond the clip).
+  g = jax.grad(lambda P: pf.log_odds(P, validate=False).sum())(P_EDGES)
+  assert np.all(np.isfinite(g))
+  # BTL: log_odds(P)[i, j] = r_i - r_j.
+  r = np.array([0.3, -1.0, 0.7, 0.0])
+  P = 1 / (1 + np.exp(-(r[:, None] - r[None, :])))
+  np.testing.assert_allclose(pf.log_odds(P), r[:, None] - r[None, :],
+                             atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_antisymmetric_monotone_and_batched(name):
+  f = ALL[name]
+  A = f(P_RAND)
+  assert A.shape == P_RAND.shape and A.dtype == jnp.float32
+  assert bool(jnp.all(pf.is_antisymmetric(A, atol=1e-4)))
+  # Nondecreasing in p (strictly, except majority).
+  p = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+  grid = np.stack([np.stack([np.full_like(p, 0.5), p], -1),
+                   np.stack([1 - p, np.full_like(p, 0.5)], -1)], -2)
+  v = np.asarray(f(grid))[:, 0, 1]
+  assert np.all(np.diff(v) >= 0)
+  # Batch shapes: none and [2, 8].
+  np.testing.assert_allclose(f(P_RAND.reshape(2, 8, 4, 4)).reshape(A.shape), A)
+  np.testing.assert_allclose(f(P_RAND[3]), A[3])
+  np.testing.assert_allclose(jax.jit(f)(P_RAND), A, rtol=1e-6, atol=1e-6)
+
+
+def test_float64_keeps_dtype():
+  with jax.enable_x64(True):
+    P = jnp.asarray(P_RAND, jnp.float64)
+    for f in ALL.values():
+      assert f(P).dtype == jnp.float64
+
+
+def test_is_antisymmetric():
+  assert bool(pf.is_antisymmetric(pf.margin(P_RAND)).all())
+  got = np.asarray(pf.is_antisymmetric(P_RAND))  # raw P: not antisymmetric
+  assert got.shape == (16,) and not got.any()
+  A = np.array([[0.0, 1.0], [-1.0, 0.1]])
+  assert not bool(pf.is_antisymmetric(A))
+  assert bool(pf.is_antisymmetric(A, atol=0.2))
+  with pytest.raises(ValueError, match="A"):
+    pf.is_antisymmetric(np.zeros((2, 3)))
+
+
+def test_registry_and_get_payoff():
+  assert sorted(pf.PAYOFFS) == ["log_odds", "majority", "margin", "power",
+                                "tanh"]
+  f = pf.get_payoff("tanh", sharpness=4.0)
+  np.testing.assert_allclose(f(P_RAND), ALL["tanh"](P_RAND))
+  with pytest.raises(ValueError, match="Unknown payoff 'nope'"):
+    pf.get_payoff("nope")
+  with pytest.raises(ValueError, match="sharpness"):
+    pf.get_payoff("tanh", sharpness=-1.0)
+  with pytest.raises(ValueError, match="exponent"):
+    pf.get_payoff("power", exponent=-1.0)
+  with pytest.raises(ValueError, match="Bad parameters"):
+    pf.get_payoff("margin", sharpness=2.0)
+  with pytest.raises(ValueError, match="eps"):
+    pf.log_odds(P_RAND, eps=0.7)
+
+
+def test_from_function():
+  np.testing.assert_allclose(SIN3(P_RAND),
+                             np.sin(3 * np.pi * (P_RAND - 0.5)), atol=1e-6)
+  assert SIN3.__name__ == "sin3"
+  with pytest.raises(ValueError, match="antisymmetric"):
+    pf.from_function(lambda p: p ** 2)
+  with pytest.raises(ValueError, match="antisymmetric"):
+    pf.from_function(lambda p: p)  # raw preference: constant-sum, not anti
+  with pytest.raises(ValueError, match="callable"):
+    pf.from_function(3.0)
+  with pytest.raises(ValueError, match="elementwise"):
+    pf.from_function(lambda p: jnp.sum(p - 0.5))
+  with pytest.raises(ValueError, match="P must"):
+    SIN3(np.array([[0.5, 0.9], [0.9, 0.5]]))
+
+
+# ---------------------------------------------------------------------------
+# Bad input for the transforms.
+
+_BAD = {
+    "rank": (np.array([0.5, 0.5]), "rank"),
+    "square": (np.full((3, 2), 0.5), "square"),
+    "n<2": (np.full((1, 1), 0.5), "n >= 2"),
+    "nan": (np.array([[0.5, np.nan], [0.5, 0.5]]), "NaN"),
+    "range": (np.array([[0.5, 1.5], [-0.5, 0.5]]), "[0, 1]"),
+    "sum": (np.array([[0.5, 0.7], [0.4, 0.5]]), "P + P^T"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD))
+@pytest.mark.parametrize("name", sorted(ALL) + ["user"])
+def test_bad_input(name, case):
+  f = SIN3 if name == "user" else ALL[name]
+  P, msg = _BAD[case]
+  with pytest.raises(ValueError) as e:
+    f(P)
+  assert msg in str(e.value) and str(e.value).startswith("P ")
+
+
+def test_predicate_bad_arguments():
+  key = jax.random.PRNGKey(0)
+  with pytest.raises(ValueError, match="psi"):
+    pf.is_condorcet_consistent("margin", key)
+  with pytest.raises(ValueError, match="num_games"):
+    pf.is_condorcet_consistent(pf.margin, key, num_games=0)
+  with pytest.raises(ValueError, match="num_alternatives"):
+    pf.gives_mixed_strategies(pf.margin, key, num_alternatives=(2,))
+  with pytest.raises(ValueError, match="antisymmetric"):
+    pf.is_smith_consistent(lambda P: P, key, num_games=4,
+                           num_alternatives=(3,))
+  with pytest.raises(ValueError, match="scale"):
+    pf.is_preference_matching(pf.margin, key, scale=0.0)
+
+
+# ---------------------------------------------------------------------------
+# Planted game structures, checked with social_choice.
+
+SIZES = (3, 5)
+NUM = 24
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_planted_structures(n):
+  key = jax.random.PRNGKey(n)
+  P, mask = pf._sample_games(key, "condorcet", NUM, n)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(sc.condorcet_winner(P), np.argmax(mask, -1))
+  P, mask = pf._sample_games(key, "smith", NUM, n)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(sc.smith_set(P), mask)
+  assert 1 <= mask.sum(-1).min() and mask.sum(-1).max() <= n - 1
+  P, mask = pf._sample_games(key, "cycle", NUM, n)  # pylint: disable=protected-access
+  assert np.all(np.asarray(sc.condorcet_winner(P)) == -1)
+  assert np.all(np.asarray(sc.has_condorcet_cycle(P)))
+
+
+# ---------------------------------------------------------------------------
+# Property predicates.
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_sign_preserving_payoffs_have_all_properties(name):
+  f = ALL[name]
+  key = jax.random.PRNGKey(1)
+  kw = dict(num_games=NUM, num_alternatives=SIZES)
+  for check in (pf.is_condorcet_consistent(f, key, **kw),
+                pf.is_smith_consistent(f, key, **kw),
+                pf.gives_mixed_strategies(f, key, **kw),
+                pf.is_sign_preserving(f)):
+    assert check.holds, check.details
+    assert check.num_violations == 0 and check.counterexample is None
+  assert check.num_checked == 4096
+
+
+def _other_equilibrium_mass(A, w):
+  """max 1 - x_w over optimal x (A^T x >= 0), by scipy LP (independent)."""
+  n = A.shape[0]
+  c = np.zeros(n)
+  c[w] = 1.0  # minimise x_w
+  res = optimize.linprog(c, A_ub=-A.T, b_ub=np.zeros(n),
+                         A_eq=np.ones((1, n)), b_eq=[1.0],
+                         bounds=[(0, None)] * n, method="highs")
+  assert res.status == 0
+  return 1 - res.x[w]
+
+
+@pytest.mark.parametrize("psi", [SIN3, DEAD_ZONE, REVERSED],
+                         ids=lambda f: f.__name__)
+def test_counterexamples_are_real(psi):
+  key = jax.random.PRNGKey(2)
+  kw = dict(num_games=NUM, num_alternatives=SIZES)
+  grid = pf.is_sign_preserving(psi)
+  assert not grid.holds
+  assert float(psi(grid.counterexample.astype(np.float32))[0, 1]) <= 0
+
+  cc = pf.is_condorcet_consistent(psi, key, **kw)
+  assert not cc.holds and cc.num_violations > 0
+  P = cc.counterexample
+  w = int(sc.condorcet_winner(P))
+  assert w >= 0
+  A = np.asarray(psi(P.astype(np.float32)), np.float64)
+  # Independent: some equilibrium puts mass away from the Condorcet winner.
+  assert _other_equilibrium_mass(A, w) > 1e-6
+
+  mixed = pf.gives_mixed_strategies(psi, key, **kw)
+  assert not mixed.holds
+  P = mixed.counterexample
+  assert int(sc.condorcet_winner(P)) == -1
+  A = np.asarray(psi(P.astype(np.float32)), np.float64)
+  assert np.any(np.all(A >= -1e-6, axis=-1))  # a pure equilibrium exists
+
+  smith = pf.is_smith_consistent(psi, key, **kw)
+  if psi is not DEAD_ZONE:  # dead zone has ties of payoff; may stay inside
+    assert not smith.holds
+  if not smith.holds:
+    P = smith.counterexample
+    S = np.asarray(sc.smith_set(P))
+    row = smith.details["equilibrium_row"]
+    col = smith.details["equilibrium_col"]
+    A = np.asarray(psi(P.astype(np.float32)), np.float64)
+    gap = float(solvers.duality_gap(A[None], row[None], col[None])[0])
+    assert gap < 1e-6
+    assert max(row[~S].sum(), col[~S].sum()) > 1e-4
+
+
+@pytest.mark.parametrize("name", ["margin", "log_odds"])
+def test_no_preference_matching_under_btl(name):
+  f = ALL[name]
+  check = pf.is_preference_matching(f, jax.random.PRNGKey(3), num_games=NUM,
+                                    num_alternatives=(2, 4))
+  assert not check.holds and check.num_violations == check.num_checked
+  P = check.counterexample
+  target = check.details["target"]
+  # Independent recomputation: target = normalised BTL strengths ...
+  r = check.details["log_strengths"]
+  np.testing.assert_allclose(P, 1 / (1 + np.exp(-(r[:, None] - r[None, :]))),
+                             atol=1e-6)
+  np.testing.assert_allclose(target, np.exp(r) / np.exp(r).sum(), rtol=1e-5)
+  # ... and it is exploitable in the Psi-game, so it is no equilibrium.
+  A = np.asarray(f(P.astype(np.float32)), np.float64)
+  assert np.max(A @ target) > 1e-6
+  ref = solvers.solve_lp(A)
+  assert np.abs(ref.row - target).sum() > 1e-3

@@ -1,0 +1,583 @@
+"""Tests for nash_align.preferences: each sampler against its definition.
+
+Statistical tests use fixed seeds (so they are deterministic) and thresholds
+that a wrong law at these sample sizes fails by a wide margin: chi-square
+p-values > 1e-4, or |z| < 4.5 against exact probabilities with binomial
+standard errors.
+"""
+
+import functools
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from nash_align import preferences as pr
+
+KEY = jax.random.key(20250314)
+
+
+def _keys(i):
+  return jax.random.fold_in(KEY, i)
+
+
+def _rank_codes(r):
+  """Row-wise code of each ranking (base-n digits) ``[..., m]``."""
+  r = np.asarray(r)
+  n = r.shape[-1]
+  return (r * n ** np.arange(n)[::-1]).sum(-1)
+
+
+def _perm_pvalue(r, pmf):
+  """Chi-square p-value of rankings ``[m, n]`` against ``pmf`` dict."""
+  n = np.shape(r)[-1]
+  perms = list(itertools.permutations(range(n)))
+  codes = _rank_codes(np.array(perms))
+  observed = np.array(
+      [np.sum(_rank_codes(r) == c) for c in codes], dtype=float)
+  assert observed.sum() == np.shape(r)[0]  # every row is a permutation
+  expected = np.array([pmf[p] for p in perms]) * observed.sum()
+  return stats.chisquare(observed, expected).pvalue
+
+
+def _kendall(p, q):
+  pos_p = {a: i for i, a in enumerate(p)}
+  pos_q = {a: i for i, a in enumerate(q)}
+  return sum(1 for a, b in itertools.combinations(p, 2)
+             if (pos_p[a] - pos_p[b]) * (pos_q[a] - pos_q[b]) < 0)
+
+
+def _brute_counts(r):
+  """Pure-Python loop over profiles, voters and pairs."""
+  r = np.asarray(r)
+  *batch, m, n = r.shape
+  out = np.zeros(tuple(batch) + (n, n), np.int64)
+  for idx in np.ndindex(*batch):
+    for v in range(m):
+      row = list(r[idx + (v,)])
+      for i in range(n):
+        for j in range(n):
+          if row.index(i) < row.index(j):
+            out[idx + (i, j)] += 1
+  return out
+
+
+def _assert_is_permutation_rows(r):
+  r = np.asarray(r)
+  np.testing.assert_array_equal(np.sort(r, -1),
+                                np.broadcast_to(np.arange(r.shape[-1]), r.shape))
+
+
+# ----------------------------------------------------------------------------
+# Impartial culture.
+# ----------------------------------------------------------------------------
+
+
+def test_impartial_culture_uniform_top_choice_and_rankings():
+  r = pr.impartial_culture(_keys(0), 30000, 5)
+  assert r.shape == (30000, 5) and r.dtype == jnp.int32
+  _assert_is_permutation_rows(r)
+  top = np.bincount(np.asarray(r[:, 0]), minlength=5)
+  assert stats.chisquare(top).pvalue > 1e-4
+  # Full law on n = 3: all 6 rankings equally likely.
+  r3 = pr.impartial_culture(_keys(1), 30000, 3)
+  assert _perm_pvalue(r3, {p: 1 / 6 for p in itertools.permutations(
+      range(3))}) > 1e-4
+
+
+def test_impartial_culture_many_alternatives_positions_uniform():
+  # n = 50 packs 26 random bits with a 6-bit index; the position of each
+  # alternative must be uniform over the 50 slots.
+  r = np.asarray(pr.impartial_culture(_keys(2), 50, 50, shape=(80,)))
+  _assert_is_permutation_rows(r)
+  pos = np.argsort(r, axis=-1).reshape(-1, 50)  # [4000, 50]
+  for alt in (0, 17, 49):
+    hist = np.bincount(pos[:, alt], minlength=50)
+    assert stats.chisquare(hist).pvalue > 1e-4
+  # n > 256 takes the two-operand sort.
+  _assert_is_permutation_rows(pr.impartial_culture(_keys(3), 2, 300))
+
+
+def test_tie_breaking_swaps_tied_neighbours_only():
+  index = jnp.array([[0, 1, 2, 3], [0, 1, 2, 3]])
+  hi = jnp.array([[5, 5, 7, 8], [5, 5, 7, 8]], jnp.uint32)
+  coins = jnp.array([1, 0], jnp.uint32)  # bit 0: swap slot 0 or not
+  out = pr._swap_tied_neighbours(None, index, hi, coins)
+  np.testing.assert_array_equal(out, [[1, 0, 2, 3], [0, 1, 2, 3]])
+  # A run of three ties swaps only its first pair: still a permutation.
+  hi3 = jnp.array([[5, 5, 5, 8]], jnp.uint32)
+  out3 = pr._swap_tied_neighbours(None, index[:1], hi3,
+                                  jnp.array([3], jnp.uint32))
+  np.testing.assert_array_equal(out3, [[1, 0, 2, 3]])
+
+
+def _exact_pair_covariance(n):
+  """Per-voter covariance of the indicators [i above j], i < j, under IC."""
+  pairs = list(itertools.combinations(range(n), 2))
+  rows = []
+  for perm in itertools.permutations(range(n)):
+    pos = np.argsort(perm)
+    rows.append([pos[i] < pos[j] for i, j in pairs])
+  x = np.array(rows, float)
+  return x.mean(0), np.cov(x.T, bias=True), pairs
+
+
+@pytest.mark.parametrize("sampler", ["rankings", "counts"])
+def test_impartial_culture_counts_law(sampler):
+  m, n, num = 11, 4, 4000
+  if sampler == "rankings":
+    c = pr.pairwise_counts(pr.impartial_culture(_keys(4), m, n, shape=(num,)))
+  else:
+    c = pr.impartial_culture_counts(_keys(5), m, n, shape=(num,))
+  c = np.asarray(c)
+  assert c.shape == (num, n, n) and c.dtype == np.int32
+  off = ~np.eye(n, dtype=bool)
+  np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[:, off], m)
+  mean1, cov1, pairs = _exact_pair_covariance(n)
+  x = np.stack([c[:, i, j] for i, j in pairs], -1).astype(float)
+  mean, cov = m * mean1, m * cov1
+  se_mean = np.sqrt(np.diag(cov) / num)
+  assert np.all(np.abs(x.mean(0) - mean) < 4.5 * se_mean)
+  sample_cov = np.cov(x.T)
+  var = np.diag(cov)
+  # s.e. of a sample covariance ~ sqrt((var_a var_b + cov_ab^2) / N)
+  se_cov = np.sqrt((np.outer(var, var) + cov ** 2) / num)
+  assert np.all(np.abs(sample_cov - cov) < 4.5 * se_cov)
+  # The law has negative and positive correlations (1 > 2 vs 0 > 1 ...).
+  assert cov.min() < 0 < cov[0, 1]
+
+
+def test_impartial_culture_counts_blocks():
+  c = np.asarray(pr.impartial_culture_counts(_keys(6), 11, 4, shape=(3,),
+                                             block_size=4))
+  off = ~np.eye(4, dtype=bool)
+  np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[:, off], 11)
+  np.testing.assert_array_equal(np.diagonal(c, axis1=-2, axis2=-1), 0)
+
+
+# ----------------------------------------------------------------------------
+# pairwise_counts and preference_matrix.
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block_size", [None, 3])
+def test_pairwise_counts_brute_force(block_size):
+  rng = np.random.default_rng(0)
+  r = np.stack([rng.permutation(5) for _ in range(2 * 3 * 7)]).reshape(
+      2, 3, 7, 5)
+  c = pr.pairwise_counts(r, block_size=block_size)
+  assert c.shape == (2, 3, 5, 5) and c.dtype == jnp.int32
+  np.testing.assert_array_equal(c, _brute_counts(r))
+  # Unbatched input and other integer dtypes.
+  np.testing.assert_array_equal(
+      pr.pairwise_counts(r[0, 0].astype(np.uint8)), _brute_counts(r[0, 0]))
+
+
+def test_pairwise_counts_large_profile_small_memory():
+  m, n = 100_000, 50
+  r = pr.impartial_culture(_keys(7), m, n)
+  c = np.asarray(pr.pairwise_counts(r, validate=False))
+  # Reference in NumPy, by voter chunks.
+  pos = np.argsort(np.asarray(r), axis=-1)
+  ref = np.zeros((n, n), np.int64)
+  for s in range(0, m, 10_000):
+    p = pos[s:s + 10_000]
+    ref += (p[:, :, None] < p[:, None, :]).sum(0)
+  np.testing.assert_array_equal(c, ref)
+  # Compiled temporaries stay far below one [m, n, n] int32 tensor (1 GB).
+  bs, nb = pr._voter_blocks(1, m, n, None)
+  compiled = pr._pairwise_counts_kernel.lower(
+      r[None], block_size=bs, num_blocks=nb).compile()
+  stats_ = compiled.memory_analysis()
+  if stats_ is not None:
+    assert stats_.temp_size_in_bytes < 128 * 2 ** 20
+
+
+def test_preference_matrix_definition():
+  c = np.array([[0, 3, 0, 1.5], [1, 0, 0, 2], [0, 0, 0, 4], [0.5, 2, 0, 0]])
+  p = np.asarray(pr.preference_matrix(c))
+  expected = np.full((4, 4), 0.5)
+  for i, j in itertools.permutations(range(4), 2):
+    if c[i, j] + c[j, i] > 0:
+      expected[i, j] = c[i, j] / (c[i, j] + c[j, i])
+  np.testing.assert_allclose(p, expected, rtol=1e-6)
+  np.testing.assert_allclose(p + p.T, 1.0, rtol=1e-6)
+  assert p.dtype == np.float32
+  # Batched, integer counts.
+  cb = np.stack([c, c.T]).astype(np.int32)
+  pb = np.asarray(pr.preference_matrix(cb))
+  np.testing.assert_allclose(pb[1], 1 - pb[0].T, rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------
+# Mallows.
+# ----------------------------------------------------------------------------
+
+_MALLOWS_M = 12000
+
+
+def _mallows_pmf(n, phi, reference):
+  weights = {p: phi ** _kendall(p, tuple(reference))
+             for p in itertools.permutations(range(n))}
+  z = sum(weights.values())
+  return {p: w / z for p, w in weights.items()}
+
+
+@pytest.mark.parametrize("phi,reference", [(1.0, (0, 1, 2, 3)),
+                                           (0.5, (2, 0, 3, 1)),
+                                           (0.8, (0, 1, 2, 3))])
+def test_mallows_exact_pmf(phi, reference):
+  r = pr.mallows(_keys(8), _MALLOWS_M, 4, phi,
+                 reference=jnp.array(reference, jnp.int32))
+  assert r.shape == (_MALLOWS_M, 4) and r.dtype == jnp.int32
+  assert _perm_pvalue(r, _mallows_pmf(4, phi, reference)) > 1e-4
+
+
+def test_mallows_concentrates_on_reference():
+  reference = jnp.array([3, 1, 0, 2], jnp.int32)
+  r0 = np.asarray(pr.mallows(_keys(9), _MALLOWS_M, 4, 0.0,
+                             reference=reference))
+  np.testing.assert_array_equal(r0, np.broadcast_to(reference, r0.shape))
+  fractions = []
+  for phi in (0.3, 0.1, 0.01):
+    r = np.asarray(pr.mallows(_keys(10), _MALLOWS_M, 4, phi,
+                              reference=reference))
+    frac = np.mean(np.all(r == np.asarray(reference), -1))
+    z_phi = np.prod([(1 - phi ** i) / (1 - phi) for i in range(1, 5)])
+    p_ref = 1 / z_phi
+    se = math.sqrt(p_ref * (1 - p_ref) / _MALLOWS_M)
+    assert abs(frac - p_ref) < 4.5 * se + 1e-12
+    fractions.append(frac)
+  assert fractions[0] < fractions[1] < fractions[2] > 0.97
+
+
+def test_mallows_batched_phi():
+  phi = jnp.array([0.0, 1.0])
+  r = np.asarray(pr.mallows(_keys(11), 500, 6, phi, shape=(2,)))
+  assert r.shape == (2, 500, 6)
+  _assert_is_permutation_rows(r)
+  np.testing.assert_array_equal(r[0], np.broadcast_to(np.arange(6), (500, 6)))
+  # phi = 1 is impartial culture: the top choice is spread out.
+  assert len(np.unique(r[1, :, 0])) == 6
+
+
+# ----------------------------------------------------------------------------
+# Plackett-Luce, Bradley-Terry and populations.
+# ----------------------------------------------------------------------------
+
+
+def test_plackett_luce_pairwise_and_top_marginals():
+  w = np.array([1.0, 2.0, 3.0, 4.0])
+  m = 20000
+  r = pr.plackett_luce(_keys(12), jnp.asarray(w, jnp.float32), m)
+  assert r.shape == (m, 4) and r.dtype == jnp.int32
+  c = np.asarray(pr.pairwise_counts(r))
+  for i, j in itertools.permutations(range(4), 2):
+    p = w[i] / (w[i] + w[j])
+    z = (c[i, j] / m - p) / math.sqrt(p * (1 - p) / m)
+    assert abs(z) < 4.5, (i, j, z)
+  top = np.bincount(np.asarray(r[:, 0]), minlength=4)
+  assert stats.chisquare(top, w / w.sum() * m).pvalue > 1e-4
+
+
+def test_bradley_terry_matrix_closed_form():
+  w = np.array([[0.5, 1.0, 4.0], [1e-3, 1.0, 1e3]])
+  p = np.asarray(pr.bradley_terry_matrix(jnp.asarray(w, jnp.float32)))
+  expected = w[:, :, None] / (w[:, :, None] + w[:, None, :])
+  np.testing.assert_allclose(p, expected, rtol=1e-5)
+  np.testing.assert_allclose(p + np.swapaxes(p, -1, -2), 1.0, rtol=1e-6)
+
+
+_GW = np.array([[1.0, 2.0, 4.0, 8.0], [8.0, 4.0, 2.0, 1.0], [1.0, 9.0, 1.0,
+                                                             3.0]])
+_GP = np.array([0.45, 0.35, 0.2])
+
+
+def test_population_preference_matrix_closed_form():
+  p = np.asarray(pr.population_preference_matrix(_GW, _GP))
+  expected = np.zeros((4, 4))
+  for g in range(3):
+    for i in range(4):
+      for j in range(4):
+        expected[i, j] += _GP[g] * _GW[g, i] / (_GW[g, i] + _GW[g, j])
+  np.testing.assert_allclose(p, expected, rtol=1e-5)
+  # Batched groups broadcast with batched probabilities.
+  pb = pr.population_preference_matrix(np.stack([_GW, _GW[::-1]]),
+                                       np.stack([_GP, _GP[::-1]]))
+  np.testing.assert_allclose(pb[1], expected, rtol=1e-5)
+
+
+def test_population_mixture_matches_population_matrix():
+  m = 20000
+  r, groups = pr.population_mixture(_keys(13), jnp.asarray(_GW, jnp.float32),
+                                    jnp.asarray(_GP, jnp.float32), m,
+                                    return_groups=True)
+  assert r.shape == (m, 4) and groups.shape == (m,)
+  _assert_is_permutation_rows(r)
+  assert stats.chisquare(np.bincount(np.asarray(groups), minlength=3),
+                         _GP * m).pvalue > 1e-4
+  emp = np.asarray(pr.pairwise_counts(r)) / m
+  exact = np.asarray(pr.population_preference_matrix(_GW, _GP))
+  for i, j in itertools.combinations(range(4), 2):
+    p = exact[i, j]
+    assert abs(emp[i, j] - p) < 4.5 * math.sqrt(p * (1 - p) / m)
+  # The groups disagree: the population is not a single BTL model.
+  assert exact[0, 3] < 0.5 < exact[1, 0]
+
+
+def test_population_mixture_batched_and_random_population():
+  gw, gp = pr.random_population(_keys(14), 3, 5, shape=(2,),
+                                concentration=1.0)
+  assert gw.shape == (2, 3, 5) and gp.shape == (2, 3)
+  assert np.all(np.asarray(gw) > 0)
+  np.testing.assert_allclose(np.asarray(gp).sum(-1), 1.0, rtol=1e-5)
+  r = pr.population_mixture(_keys(15), gw, gp, 7, shape=(2,))
+  assert r.shape == (2, 7, 5)
+  _assert_is_permutation_rows(r)
+  for dist in ("uniform", "lognormal"):
+    w, p = pr.random_population(_keys(16), 2, 3, distribution=dist)
+    assert w.shape == (2, 3) and np.all(np.asarray(w) > 0)
+    np.testing.assert_allclose(p, [0.5, 0.5])
+  # Exponential weights: mean 1 (a check of the law, 3000 draws).
+  w, _ = pr.random_population(_keys(17), 100, 30)
+  assert abs(float(np.mean(w)) - 1) < 4.5 / math.sqrt(3000)
+
+
+# ----------------------------------------------------------------------------
+# Independent pairwise and tournaments.
+# ----------------------------------------------------------------------------
+
+
+def _upper(p):
+  n = p.shape[-1]
+  iu, ju = np.triu_indices(n, 1)
+  return np.asarray(p)[..., iu, ju].ravel()
+
+
+def test_independent_pairwise_marginals():
+  p = pr.independent_pairwise(_keys(18), 5, shape=(600,))
+  assert p.shape == (600, 5, 5) and p.dtype == jnp.float32
+  pn = np.asarray(p)
+  np.testing.assert_allclose(pn + np.swapaxes(pn, -1, -2), 1.0, atol=1e-6)
+  np.testing.assert_array_equal(np.diagonal(pn, axis1=-2, axis2=-1), 0.5)
+  assert stats.kstest(_upper(pn), "uniform").pvalue > 1e-4
+  # Lower triangle is 1 - upper, so also uniform; Beta(2, 5) marginals.
+  pb = pr.independent_pairwise(_keys(19), 5, shape=(600,), a=2.0, b=5.0)
+  assert stats.kstest(_upper(pb), stats.beta(2, 5).cdf).pvalue > 1e-4
+
+
+def test_random_tournament():
+  t = np.asarray(pr.random_tournament(_keys(20), 6, shape=(500,)))
+  off = ~np.eye(6, dtype=bool)
+  assert set(np.unique(t[:, off])) == {0.0, 1.0}
+  np.testing.assert_array_equal(t + np.swapaxes(t, -1, -2) - np.eye(6), 1.0 - np.eye(6) * 0)
+  up = _upper(t)
+  assert abs(up.mean() - 0.5) < 4.5 * 0.5 / math.sqrt(up.size)
+
+
+# ----------------------------------------------------------------------------
+# Empirical model.
+# ----------------------------------------------------------------------------
+
+
+def test_empirical_counts_with_ties():
+  winner = np.array([0, 0, 1, 2, 2, 3])
+  loser = np.array([1, 1, 0, 0, 1, 1])
+  tie = np.array([False, True, False, False, True, False])
+  c = np.asarray(pr.empirical_counts(winner, loser, 4, tie=tie))
+  expected = np.zeros((4, 4))
+  for w, l, t in zip(winner, loser, tie):
+    if t:
+      expected[w, l] += 0.5
+      expected[l, w] += 0.5
+    else:
+      expected[w, l] += 1
+  np.testing.assert_array_equal(c, expected)
+  assert c.sum() == len(winner)
+
+
+def test_sample_empirical_binomial_law():
+  c = np.asarray(pr.empirical_counts(np.array([0, 0, 0, 1, 2]),
+                                     np.array([1, 1, 2, 0, 0]), 4))
+  num, m = 4000, 10
+  s = np.asarray(pr.sample_empirical(_keys(21), c, m, shape=(num,)))
+  assert s.shape == (num, 4, 4) and s.dtype == np.int32
+  p = np.asarray(pr.preference_matrix(c))
+  for i, j in ((0, 1), (0, 2), (1, 0), (2, 0)):
+    x = s[:, i, j]
+    mean, var = m * p[i, j], m * p[i, j] * (1 - p[i, j])
+    assert abs(x.mean() - mean) < 4.5 * math.sqrt(var / num)
+    assert abs(x.var() - var) < 4.5 * var * math.sqrt(2 / num) + 0.05
+  # Unjudged pairs stay unjudged; judged pairs hold m judgments.
+  for i, j in ((0, 3), (1, 2), (1, 3), (2, 3)):
+    assert np.all(s[:, i, j] == 0) and np.all(s[:, j, i] == 0)
+  np.testing.assert_array_equal(s[:, 0, 1] + s[:, 1, 0], m)
+  np.testing.assert_allclose(pr.preference_matrix(s)[:, 1, 3], 0.5)
+
+
+# ----------------------------------------------------------------------------
+# dtypes, jit, vmap, registry.
+# ----------------------------------------------------------------------------
+
+
+def test_dtypes_follow_x64():
+  with jax.enable_x64(True):
+    assert pr.independent_pairwise(_keys(22), 3).dtype == jnp.float64
+    assert pr.random_tournament(_keys(22), 3).dtype == jnp.float64
+    assert pr.preference_matrix(np.ones((3, 3), np.int32)).dtype == jnp.float64
+    assert pr.bradley_terry_matrix(np.ones(3)).dtype == jnp.float64
+    assert pr.impartial_culture(_keys(22), 2, 3).dtype == jnp.int32
+    assert pr.pairwise_counts(np.array([[0, 1, 2]])).dtype == jnp.int32
+    w, p = pr.random_population(_keys(22), 2, 3)
+    assert w.dtype == p.dtype == jnp.float64
+  assert pr.preference_matrix(np.ones((3, 3), np.float16)).dtype == jnp.float16
+  assert pr.preference_matrix(np.ones((3, 3)), dtype=jnp.bfloat16).dtype == (
+      jnp.bfloat16)
+  assert pr.bradley_terry_matrix(jnp.ones(3, jnp.bfloat16)).dtype == (
+      jnp.bfloat16)
+  assert pr.independent_pairwise(_keys(22), 3).dtype == jnp.float32
+
+
+_SAMPLER_CALLS = {
+    "impartial_culture": lambda k: pr.impartial_culture(k, 5, 4, shape=(2,)),
+    "impartial_culture_counts":
+        lambda k: pr.impartial_culture_counts(k, 5, 4, shape=(2,)),
+    "mallows": lambda k: pr.mallows(k, 5, 4, 0.5, shape=(2,)),
+    "plackett_luce":
+        lambda k: pr.plackett_luce(k, jnp.arange(1.0, 5.0), 5, shape=(2,)),
+    "population_mixture":
+        lambda k: pr.population_mixture(k, jnp.asarray(_GW), jnp.asarray(_GP),
+                                        5, shape=(2,)),
+    "independent_pairwise":
+        lambda k: pr.independent_pairwise(k, 4, shape=(2,)),
+    "random_tournament": lambda k: pr.random_tournament(k, 4, shape=(2,)),
+    "sample_empirical":
+        lambda k: pr.sample_empirical(k, jnp.ones((4, 4)), 5, shape=(2,)),
+}
+
+
+def test_registry():
+  assert set(pr.SAMPLERS) == {
+      "impartial_culture", "impartial_culture_counts", "mallows",
+      "plackett_luce", "population_mixture", "independent_pairwise",
+      "random_tournament"}
+  assert list(pr.__all__) == sorted(pr.__all__)
+  for name, fn in pr.SAMPLERS.items():
+    assert fn is getattr(pr, name)
+
+
+@pytest.mark.parametrize("name", sorted(_SAMPLER_CALLS))
+def test_jit_vmap_parity(name):
+  call = _SAMPLER_CALLS[name]
+  key = _keys(23)
+  eager = call(key)
+  jitted = jax.jit(call)(key)
+  np.testing.assert_array_equal(eager, jitted)
+  keys = jax.random.split(key, 3)
+  batched = jax.vmap(call)(keys)
+  for b in range(3):
+    np.testing.assert_array_equal(batched[b], call(keys[b]))
+  # Same key, same draw; another key, another draw.
+  np.testing.assert_array_equal(call(key), eager)
+
+
+def test_jit_parity_downstream():
+  c = pr.pairwise_counts(pr.impartial_culture(_keys(24), 5, 4, shape=(2,)))
+  f = jax.jit(lambda k: pr.preference_matrix(pr.pairwise_counts(
+      pr.impartial_culture(k, 5, 4, shape=(2,)))))
+  np.testing.assert_array_equal(f(_keys(24)), pr.preference_matrix(c))
+  g = jax.jit(pr.bradley_terry_matrix)
+  w = jnp.array([1.0, 2.0, 5.0])
+  np.testing.assert_array_equal(g(w), pr.bradley_terry_matrix(w))
+  h = jax.jit(pr.population_preference_matrix)
+  np.testing.assert_allclose(h(_GW, _GP),
+                             pr.population_preference_matrix(_GW, _GP),
+                             rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------
+# Bad input.
+# ----------------------------------------------------------------------------
+
+_K = jax.random.key(0)
+_PERM = np.array([[0, 1, 2], [2, 1, 0]])
+
+_BAD = [
+    ("num_alternatives", lambda: pr.impartial_culture(_K, 3, 1)),
+    ("num_voters", lambda: pr.impartial_culture(_K, 0, 3)),
+    ("num_voters", lambda: pr.impartial_culture(_K, 2.5, 3)),
+    ("shape", lambda: pr.impartial_culture(_K, 2, 3, shape=(-1,))),
+    ("num_alternatives", lambda: pr.impartial_culture_counts(_K, 3, 1)),
+    ("num_voters", lambda: pr.impartial_culture_counts(_K, 0, 3)),
+    ("phi", lambda: pr.mallows(_K, 3, 3, 1.5)),
+    ("phi", lambda: pr.mallows(_K, 3, 3, -0.1)),
+    ("phi", lambda: pr.mallows(_K, 3, 3, float("nan"))),
+    ("reference", lambda: pr.mallows(_K, 3, 3, 0.5,
+                                     reference=np.array([0, 0, 1]))),
+    ("reference", lambda: pr.mallows(_K, 3, 3, 0.5,
+                                     reference=np.array([0, 1]))),
+    ("weights", lambda: pr.plackett_luce(_K, np.array([1.0, 0.0, 2.0]), 3)),
+    ("weights", lambda: pr.plackett_luce(_K, np.array([1.0, -1.0]), 3)),
+    ("weights", lambda: pr.plackett_luce(_K, np.array([1.0, np.nan]), 3)),
+    ("weights", lambda: pr.plackett_luce(_K, np.array([1.0]), 3)),
+    ("num_voters", lambda: pr.plackett_luce(_K, np.ones(3), 0)),
+    ("weights", lambda: pr.bradley_terry_matrix(np.array([1.0, np.inf]))),
+    ("group_probs", lambda: pr.population_mixture(_K, _GW, np.array(
+        [0.5, 0.5, 0.5]), 3)),
+    ("group_probs", lambda: pr.population_mixture(_K, _GW, np.array(
+        [1.2, -0.2, 0.0]), 3)),
+    ("group_probs", lambda: pr.population_mixture(_K, _GW, np.ones(2) / 2, 3)),
+    ("group_weights", lambda: pr.population_preference_matrix(
+        -_GW, _GP)),
+    ("group_weights", lambda: pr.population_preference_matrix(
+        _GW[0], _GP)),
+    ("a", lambda: pr.independent_pairwise(_K, 3, a=0.0)),
+    ("b", lambda: pr.independent_pairwise(_K, 3, b=-1.0)),
+    ("num_alternatives", lambda: pr.independent_pairwise(_K, 1)),
+    ("num_alternatives", lambda: pr.random_tournament(_K, 1)),
+    ("rankings", lambda: pr.pairwise_counts(np.array([[0, 1, 1]]))),
+    ("rankings", lambda: pr.pairwise_counts(np.array([[0, 1, 3]]))),
+    ("rankings", lambda: pr.pairwise_counts(np.array([0, 1, 2]))),
+    ("rankings", lambda: pr.pairwise_counts(np.array([[0.0, 1.0]]))),
+    ("rankings", lambda: pr.pairwise_counts(np.zeros((2, 1), np.int32))),
+    ("counts", lambda: pr.preference_matrix(np.array([[0, -1], [1, 0]]))),
+    ("counts", lambda: pr.preference_matrix(np.ones((2, 3)))),
+    ("counts", lambda: pr.preference_matrix(np.array([[0, np.nan], [1, 0]]))),
+    ("counts", lambda: pr.sample_empirical(_K, -np.ones((3, 3)), 4)),
+    ("num_voters", lambda: pr.sample_empirical(_K, np.ones((3, 3)), 0)),
+    ("winner", lambda: pr.empirical_counts(np.array([0, 5]), np.array([1, 2]),
+                                           3)),
+    ("loser", lambda: pr.empirical_counts(np.array([0, 1]), np.array([-1, 2]),
+                                          3)),
+    ("differ", lambda: pr.empirical_counts(np.array([0, 1]), np.array([1, 1]),
+                                           3)),
+    ("tie", lambda: pr.empirical_counts(np.array([0, 1]), np.array([1, 2]), 3,
+                                        tie=np.array([True]))),
+    ("distribution", lambda: pr.random_population(_K, 2, 3,
+                                                  distribution="gamma")),
+    ("num_groups", lambda: pr.random_population(_K, 0, 3)),
+]
+
+
+@pytest.mark.parametrize("name,call", _BAD, ids=[b[0] for b in _BAD])
+def test_bad_input(name, call):
+  with pytest.raises(ValueError, match=name):
+    call()
+
+
+def test_validate_flag_and_jit_skip_value_checks():
+  bad = np.array([[0, 1, 1]])
+  # validate=False skips the permutation check (caller's responsibility).
+  pr.pairwise_counts(bad, validate=False)
+  # Under jit the values are tracers: shape checks still run, value checks
+  # are skipped (documented in nash_align._validation).
+  jax.jit(pr.pairwise_counts)(jnp.asarray(bad))
+  with pytest.raises(ValueError, match="rankings"):
+    jax.jit(pr.pairwise_counts)(jnp.zeros((3,), jnp.int32))
+  with pytest.raises(ValueError, match="num_voters"):
+    jax.jit(functools.partial(pr.impartial_culture, num_voters=0,
+                              num_alternatives=3))(_K)
