@@ -17,8 +17,8 @@ Models (``MODELS``):
   * ``luce_mixture``: the paper's probabilistic (Luce) model of a
     heterogeneous population: ``G`` labeler groups, each with Plackett-Luce
     (BTL on pairs) utilities ``w_g = exp(sigma Z)``, ``Z ~ N(0, I_n)`` drawn
-    afresh for every sample, equal group shares; each labeler draws a group,
-    then a PL ranking. ``m = 0`` uses the population limit, the exact
+    afresh for every sample (``preferences.random_population``), equal group
+    shares; each labeler draws a group, then a PL ranking. ``m = 0`` uses the population limit, the exact
     mixture of BTL matrices ``sum_g pi_g w_gi / (w_gi + w_gj)``.
   * ``independent_pairwise``: ``P[i, j] ~ U(0, 1)`` independently for
     ``i < j`` (no labelers; a population-level model).
@@ -27,6 +27,7 @@ Run: ``python -m experiments.condorcet_cycles --workdir=/tmp/cc
 --config=experiments/configs/condorcet_cycles.py:quick``.
 """
 
+import functools
 import json
 import os
 import time
@@ -51,8 +52,73 @@ POPULATION_ONLY = ("independent_pairwise",)
 HAS_POPULATION_LIMIT = ("independent_pairwise", "luce_mixture")
 
 
+# Models whose restriction to the first n of N alternatives is the same model
+# on n alternatives (impartial culture: a uniform ranking restricted to a
+# subset is uniform; Luce: independence of irrelevant alternatives, with i.i.d.
+# utilities per alternative; independent pairwise: i.i.d. entries). For these a
+# sweep over n can sample at N = max(n) and pad: alternatives >= n become
+# Condorcet losers, which changes none of the statistics below and lets every
+# n share one compilation.
+PADDABLE = ("impartial_culture", "independent_pairwise", "luce_mixture")
+
+
+def pad_as_losers(P, n):
+  """Makes alternatives ``>= n`` of ``P`` ``[N, N]`` lose to all others.
+
+  Alternatives ``< n`` keep their preferences; each beats every padded one;
+  the padded ones are ordered among themselves by index (a transitive order).
+  So Condorcet winners, cycles, transitivity, the Smith set and the support
+  of the margin game's equilibrium (the padded alternatives are strictly
+  dominated) are those of ``P[:n, :n]``.
+
+  Args:
+    P: ``[N, N]`` preference matrix.
+    n: int32 scalar (may be traced), ``2 <= n <= N``.
+
+  Returns:
+    ``[N, N]`` preference matrix of the same dtype.
+  """
+  size = P.shape[-1]
+  idx = jnp.arange(size)
+  active = idx < n
+  ai, aj = active[:, None], active[None, :]
+  order = jnp.where(idx[:, None] < idx[None, :], 1.0, 0.0)
+  order = jnp.where(idx[:, None] == idx[None, :], 0.5, order).astype(P.dtype)
+  one, zero = jnp.ones((), P.dtype), jnp.zeros((), P.dtype)
+  return jnp.where(ai & aj, P, jnp.where(ai, one, jnp.where(aj, zero, order)))
+
+
+@functools.lru_cache(maxsize=64)
+def _sampler(model, n, m, mallows_phi, groups, sigma, padded):
+  """``sample(key, n_active) -> P [n, n]`` (cached: one compile per shape)."""
+  if model == "impartial_culture":
+    base = montecarlo.make_sampler("impartial_culture_counts", n, m)
+  elif model == "mallows":
+    base = montecarlo.make_sampler("mallows", n, m, phi=mallows_phi)
+  elif model == "independent_pairwise":
+    base = montecarlo.make_sampler("independent_pairwise", n)
+  else:
+    def base(key):
+      k_w, k_r = jax.random.split(key)
+      weights, probs = preferences.random_population(
+          k_w, groups, n, distribution="lognormal", scale=sigma)
+      if m == 0:
+        return preferences.population_preference_matrix(weights, probs)
+      rankings = preferences.population_mixture(k_r, weights, probs, m)
+      return preferences.preference_matrix(
+          preferences.pairwise_counts(rankings))
+
+  if not padded:
+    return lambda key, n_active: base(key)
+  return lambda key, n_active: pad_as_losers(base(key), n_active)
+
+
 def build_sampler(model: str, n: int, m: int, config):
-  """``sample(key) -> P [n, n]`` for one model, ``n`` responses, ``m`` labelers.
+  """``(sample, args)`` for one model, ``n`` responses, ``m`` labelers.
+
+  ``sample(key, *args)`` returns a preference matrix ``[N, N]``: ``N = n``, or
+  ``N = max(config.num_alternatives)`` padded by :func:`pad_as_losers` when
+  ``config.pad_alternatives`` and the model is in ``PADDABLE``.
 
   Args:
     model: a name in ``MODELS``.
@@ -61,7 +127,7 @@ def build_sampler(model: str, n: int, m: int, config):
     config: the experiment config (model parameters).
 
   Returns:
-    A function of one key.
+    ``(sample, args)`` for ``montecarlo.estimate(..., sampler_args=args)``.
   """
   if model not in MODELS:
     raise ValueError(f"Unknown model {model!r}; known: {', '.join(MODELS)}.")
@@ -69,25 +135,13 @@ def build_sampler(model: str, n: int, m: int, config):
     raise ValueError(f"num_alternatives must be >= 2, got {n}.")
   if m < 0 or (m == 0 and model not in HAS_POPULATION_LIMIT):
     raise ValueError(f"num_voters must be >= 1 for model {model!r}, got {m}.")
-  if model == "impartial_culture":
-    return montecarlo.make_sampler("impartial_culture_counts", n, m)
-  if model == "mallows":
-    return montecarlo.make_sampler("mallows", n, m,
-                                   phi=float(config.mallows_phi))
   if model == "independent_pairwise":
-    return montecarlo.make_sampler("independent_pairwise", n)
-  groups, sigma = int(config.luce_groups), float(config.luce_sigma)
-  probs = jnp.full((groups,), 1.0 / groups)
-
-  def luce_sample(key):
-    k_w, k_r = jax.random.split(key)
-    weights = jnp.exp(sigma * jax.random.normal(k_w, (groups, n)))
-    if m == 0:
-      return preferences.population_preference_matrix(weights, probs)
-    rankings = preferences.population_mixture(k_r, weights, probs, m)
-    return preferences.preference_matrix(preferences.pairwise_counts(rankings))
-
-  return luce_sample
+    m = 0
+  padded = bool(config.get("pad_alternatives", False)) and model in PADDABLE
+  size = max(config.num_alternatives) if padded else n
+  fn = _sampler(model, int(size), int(m), float(config.mallows_phi),
+                int(config.luce_groups), float(config.luce_sigma), padded)
+  return fn, (jnp.int32(n),)
 
 
 def cells(config):
@@ -96,11 +150,16 @@ def cells(config):
     if model not in MODELS:
       raise ValueError(f"Unknown model {model!r} in config.models; known: "
                        f"{', '.join(MODELS)}.")
+    voters = config.num_voters
+    if model == "mallows" and config.get("mallows_num_voters"):
+      voters = config.mallows_num_voters
     voters = (0,) if model in POPULATION_ONLY else tuple(
-        m for m in config.num_voters
-        if m > 0 or model in HAS_POPULATION_LIMIT)
+        m for m in voters if m > 0 or model in HAS_POPULATION_LIMIT)
+    ns = config.num_alternatives
+    if model == "mallows" and config.get("mallows_num_alternatives"):
+      ns = config.mallows_num_alternatives
     for m in voters:
-      for n in config.num_alternatives:
+      for n in ns:
         yield model, int(m), int(n)
 
 
@@ -138,14 +197,17 @@ def run_cells(config, workdir, statistics, tag):
         jax.random.fold_in(jax.random.fold_in(base, MODELS.index(model)), m),
         n)
     start = time.perf_counter()
+    sample, args = build_sampler(model, n, m, config)
     est = montecarlo.estimate(
-        key, build_sampler(model, n, m, config), statistics,
-        int(config.num_samples), chunk_size=int(config.chunk_size),
-        confidence=float(config.confidence))
+        key, sample, statistics, int(config.num_samples),
+        chunk_size=int(config.chunk_size),
+        confidence=float(config.confidence), sampler_args=args)
     row = {"model": model, "num_voters": m, "num_alternatives": n,
            "num_samples": int(config.num_samples),
            "seconds": round(time.perf_counter() - start, 3)}
     for name, e in est.items():
+      if np.ndim(e.mean):  # histogram over 0..N: keep the bins 0..n
+        e = type(e)(*(f[:n + 1] if np.ndim(f) else f for f in e))
       row[name] = e.mean
       row[name + "_low"] = e.low
       row[name + "_high"] = e.high

@@ -71,11 +71,15 @@ on the profile. The condition implemented here is
   then Fact 1.
 
 Strong stochastic transitivity (SST: ``P_ij >= 1/2, P_jk >= 1/2 => P_ik >=
-max(P_ij, P_jk)``) implies majority dominance; SST holds for every
-Bradley-Terry-Luce/Plackett-Luce population and for Mallows populations, which
-is why the condition is "mild" in the paper's sense. Profiles drawn from
-mixtures of opposed groups, or small samples from near-indifferent
-populations, can violate it.
+max(P_ij, P_jk)``) implies majority dominance, and when no pair is tied
+(``P_ij != 1/2`` off the diagonal, e.g. an odd number of labelers) the two are
+equivalent: dominance for the pair ``(i, j)`` at ``k`` gives ``P_ik >= P_jk``
+and for the pair ``(j, k)`` at ``i`` gives ``P_ik >= P_ij``. SST holds for
+every Bradley-Terry-Luce/Plackett-Luce population and for Mallows
+populations, which is why the condition is "mild" in the paper's sense; it is
+a condition on the whole profile, though, and finite samples (more so for
+larger ``n``), mixtures of opposed groups and near-indifferent populations
+often violate it (``experiments/rlhf_majority.py`` measures how often).
 
 **The modified objective.** The paper's remedy is to change what the reward
 is fitted to, not the model. :func:`fit_majority` fits BT to the *pairwise
@@ -269,8 +273,11 @@ def _fit_single(c: Array, l2: Array, num_steps: int, tol: float):
   return theta, gnorm, it, (gnorm <= tol) & exists
 
 
-@functools.partial(jax.jit, static_argnames=("num_steps", "tol"))
-def _fit_batched(c: Array, l2: Array, num_steps: int, tol: float):
+@functools.partial(jax.jit, static_argnames=("num_steps", "tol", "dtype"))
+def _fit_batched(counts: Array, l2: Array, num_steps: int, tol: float,
+                 dtype: Any):
+  c = _prepare(counts, dtype)
+  l2 = jnp.asarray(l2, dtype)
   batch_shape = c.shape[:-2]
   n = c.shape[-1]
   flat = c.reshape((-1, n, n))
@@ -335,15 +342,19 @@ def fit_with_info(counts: Any, num_steps: int = 100, l2: Any = 0.0,
     if not np.all(np.isfinite(l2_np)) or np.any(l2_np < 0):
       raise ValueError(f"l2 must be finite and >= 0, got {l2}.")
   dt = _float_dtype(counts, dtype)
-  c = _prepare(counts, dt)
   if tol is None:
     tol = _default_tol(dt)
-  l2 = jnp.asarray(l2, dt)
-  if jnp.ndim(l2) > c.ndim - 2:
+  batch_shape = tuple(np.shape(counts)[:-2])
+  try:
+    np.broadcast_shapes(np.shape(l2), batch_shape)
+    ok = len(np.shape(l2)) <= len(batch_shape)
+  except ValueError:
+    ok = False
+  if not ok:
     raise ValueError(
         f"l2 must be a scalar or broadcastable to the batch shape "
-        f"{c.shape[:-2]}, got shape {jnp.shape(l2)}.")
-  return _fit_batched(c, l2, int(num_steps), float(tol))
+        f"{batch_shape}, got shape {np.shape(l2)}.")
+  return _fit_batched(counts, l2, int(num_steps), float(tol), dt)
 
 
 def fit(counts: Any, num_steps: int = 100, l2: Any = 0.0,
@@ -390,6 +401,11 @@ def log_likelihood(scores: Any, counts: Any, l2: Any = 0.0) -> Array:
         f" got {scores.shape}.")
   if not jnp.issubdtype(scores.dtype, jnp.floating):
     scores = scores.astype(jnp.result_type(float))
+  return _log_likelihood(scores, counts, l2)
+
+
+@jax.jit
+def _log_likelihood(scores: Array, counts: Array, l2: Any) -> Array:
   c = _prepare(counts, scores.dtype)
   d = scores[..., :, None] - scores[..., None, :]
   return (jnp.sum(c * jax.nn.log_sigmoid(d), axis=(-2, -1))
@@ -442,8 +458,12 @@ def mle_exists(counts: Any) -> Array:
   Returns:
     bool ``[...]``.
   """
-  n = _check_counts(counts, "counts", validate=True)
-  c = jnp.asarray(counts)
+  _check_counts(counts, "counts", validate=True)
+  return _mle_exists(jnp.asarray(counts))
+
+
+@jax.jit
+def _mle_exists(c: Array) -> Array:
   adj = (c > 0) & ~_eye(c)
   return jnp.all(_reach(adj), axis=(-2, -1))
 
@@ -461,13 +481,16 @@ def is_balanced(counts: Any, rtol: float = 0.0) -> Array:
   Returns:
     bool ``[...]``.
   """
-  n = _check_counts(counts, "counts", validate=True)
-  c = jnp.asarray(counts)
+  _check_counts(counts, "counts", validate=True)
+  return _is_balanced(jnp.asarray(counts), rtol)
+
+
+@jax.jit
+def _is_balanced(c: Array, rtol: Any) -> Array:
   total = c + jnp.swapaxes(c, -1, -2)
   off = ~_eye(c)
   hi = jnp.max(jnp.where(off, total, -jnp.inf), axis=(-2, -1))
   lo = jnp.min(jnp.where(off, total, jnp.inf), axis=(-2, -1))
-  del n
   return (hi - lo) <= rtol * jnp.maximum(hi, 1)
 
 
@@ -479,7 +502,8 @@ def satisfies_majority_dominance(P: Any, atol: float = 0.0) -> Array:
   guarantees that the BT reward ranks ``i`` above ``j`` whenever a strict
   majority prefers ``i`` (module docstring, Fact 2): the reward is then
   pairwise-majority and Condorcet consistent. Implied by strong stochastic
-  transitivity (:func:`is_strongly_stochastically_transitive`).
+  transitivity (:func:`is_strongly_stochastically_transitive`) and
+  equivalent to it when no off-diagonal entry equals 1/2.
 
   Args:
     P: ``[..., n, n]`` preference matrix, ``P[i, j]`` = share preferring ``i``.
@@ -488,8 +512,13 @@ def satisfies_majority_dominance(P: Any, atol: float = 0.0) -> Array:
   Returns:
     bool ``[...]``.
   """
-  n = _validation.check_preference_matrix(P, "P")
-  P = jnp.asarray(P)
+  _validation.check_preference_matrix(P, "P")
+  return _majority_dominance(jnp.asarray(P), atol)
+
+
+@jax.jit
+def _majority_dominance(P: Array, atol: Any) -> Array:
+  n = P.shape[-1]
   maj = (P > 0.5)[..., :, :, None]  # [..., i, j, 1]
   # diff[..., i, j, k] = P[i, k] - P[j, k]
   diff = P[..., :, None, :] - P[..., None, :, :]
@@ -505,7 +534,8 @@ def is_strongly_stochastically_transitive(P: Any, atol: float = 0.0) -> Array:
 
   ``P[i, j] >= 1/2`` and ``P[j, k] >= 1/2`` imply ``P[i, k] >= max(P[i, j],
   P[j, k])`` (for distinct ``i, j, k``). Every Bradley-Terry-Luce matrix
-  satisfies it; it implies :func:`satisfies_majority_dominance`.
+  satisfies it; it implies :func:`satisfies_majority_dominance` (and is
+  equivalent to it when no off-diagonal entry equals 1/2).
 
   Args:
     P: ``[..., n, n]`` preference matrix.
@@ -514,8 +544,13 @@ def is_strongly_stochastically_transitive(P: Any, atol: float = 0.0) -> Array:
   Returns:
     bool ``[...]``.
   """
-  n = _validation.check_preference_matrix(P, "P")
-  P = jnp.asarray(P)
+  _validation.check_preference_matrix(P, "P")
+  return _sst(jnp.asarray(P), atol)
+
+
+@jax.jit
+def _sst(P: Array, atol: Any) -> Array:
+  n = P.shape[-1]
   pij = P[..., :, :, None]  # [..., i, j, 1]
   pjk = P[..., None, :, :]  # [..., 1, j, k]
   pik = P[..., :, None, :]  # [..., i, 1, k]
@@ -547,11 +582,14 @@ def majority_counts(counts: Any, dtype: Any = None,
     float ``[..., n, n]`` with zero diagonal.
   """
   _check_counts(counts, "counts", validate)
-  dt = _float_dtype(counts, dtype)
-  c = jnp.asarray(counts)
+  return _majority_counts(jnp.asarray(counts), _float_dtype(counts, dtype))
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def _majority_counts(c: Array, dtype: Any) -> Array:
   ct = jnp.swapaxes(c, -1, -2)
-  m = (c > ct).astype(dt) + 0.5 * ((c == ct) & (c > 0)).astype(dt)
-  return _prepare(m, dt)
+  m = (c > ct).astype(dtype) + 0.5 * ((c == ct) & (c > 0)).astype(dtype)
+  return _prepare(m, dtype)
 
 
 def majority_objective(scores: Any, counts: Any, l2: Any = 0.1) -> Array:

@@ -271,6 +271,27 @@ def make_sampler(name: str, num_alternatives: int | None = None,
   return sample
 
 
+_SAMPLER_CACHE: dict[Any, Any] = {}
+
+
+def _make_sampler_cached(name, num_alternatives, num_voters, dtype, params):
+  """``make_sampler``, memoised for hashable arguments (reuses compilations)."""
+  try:
+    cache_key = (name, num_alternatives, num_voters,
+                 None if dtype is None else np.dtype(dtype).name,
+                 tuple(sorted(params.items())))
+    hash(cache_key)
+  except TypeError:  # array-valued parameters: build afresh
+    return make_sampler(name, num_alternatives, num_voters, dtype=dtype,
+                        **params)
+  if cache_key not in _SAMPLER_CACHE:
+    if len(_SAMPLER_CACHE) >= _STEP_CACHE_SIZE:
+      _SAMPLER_CACHE.pop(next(iter(_SAMPLER_CACHE)))
+    _SAMPLER_CACHE[cache_key] = make_sampler(
+        name, num_alternatives, num_voters, dtype=dtype, **params)
+  return _SAMPLER_CACHE[cache_key]
+
+
 # ---------------------------------------------------------------------------
 # Intervals
 # ---------------------------------------------------------------------------
@@ -367,11 +388,11 @@ def _resolve_statistics(statistics) -> dict[str, StatisticSpec]:
   return specs
 
 
-def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples):
+def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples, args):
   """Per-statistic sums (and sums of squares) over one chunk of indices."""
   keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
   valid = idx < num_samples  # [B]
-  x = jax.vmap(sample_fn)(keys)
+  x = jax.vmap(lambda k: sample_fn(k, *args))(keys)
   out = {}
   for name, spec in specs.items():
     v = jax.vmap(spec.fn)(x)
@@ -389,9 +410,9 @@ def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples):
   return out
 
 
-def _kinds_and_bins(sample_fn, specs, key):
+def _kinds_and_bins(sample_fn, specs, key, args):
   """Resolves ``auto`` kinds and histogram bins from abstract evaluation."""
-  x = jax.eval_shape(sample_fn, key)
+  x = jax.eval_shape(lambda k: sample_fn(k, *args), key)
   kinds, bins = {}, {}
   leaves = jax.tree_util.tree_leaves(x)
   n = leaves[0].shape[-1] if leaves and leaves[0].ndim else 1
@@ -431,9 +452,9 @@ def _jitted_step(sample_fn, spec_items, bin_items, typed_key, key_impl):
     return step
   specs, bins = dict(spec_items), dict(bin_items)
 
-  def chunk_fn(kd, idx, n_cap):
+  def chunk_fn(kd, idx, n_cap, args):
     k = jax.random.wrap_key_data(kd, impl=key_impl) if typed_key else kd
-    return _chunk_sums(sample_fn, specs, bins, k, idx, n_cap)
+    return _chunk_sums(sample_fn, specs, bins, k, idx, n_cap, args)
 
   step = jax.jit(chunk_fn)
   if cache_key is not None:
@@ -467,6 +488,7 @@ def estimate(key: jax.Array,
              num_alternatives: int | None = None,
              num_voters: int | None = None,
              sampler_params: Mapping[str, Any] | None = None,
+             sampler_args: Sequence[Any] = (),
              dtype=None,
              confidence: float = 0.95,
              target_width: float | None = None,
@@ -496,6 +518,11 @@ def estimate(key: jax.Array,
     num_alternatives: ``n >= 2`` for a named sampler.
     num_voters: ``m >= 1`` labelers for a ranking or count sampler.
     sampler_params: the named sampler's own keyword arguments.
+    sampler_args: for a callable sampler, extra positional arguments (arrays
+      or pytrees of arrays), called as ``sampler(key, *sampler_args)``. They
+      are traced arguments of the jitted step: a sweep that changes their
+      values (not shapes) reuses one compilation when it passes the same
+      sampler and statistics objects.
     dtype: float dtype of the preference matrices of a named sampler.
     confidence: interval level in ``(0, 1)``.
     target_width: stop after the first chunk (and at least ``min_samples``)
@@ -520,8 +547,8 @@ def estimate(key: jax.Array,
   # --- validation (before any work) ---------------------------------------
   specs = _resolve_statistics(statistics)
   if isinstance(sampler, str):
-    sample_fn = make_sampler(sampler, num_alternatives, num_voters,
-                             dtype=dtype, **dict(sampler_params or {}))
+    sample_fn = _make_sampler_cached(sampler, num_alternatives, num_voters,
+                                     dtype, dict(sampler_params or {}))
   elif callable(sampler):
     if num_alternatives is not None or num_voters is not None or (
         sampler_params):
@@ -532,6 +559,10 @@ def estimate(key: jax.Array,
   else:
     raise ValueError(f"sampler must be a name in {SAMPLERS} or a callable, "
                      f"got {sampler!r}.")
+  if isinstance(sampler, str):
+    if tuple(sampler_args):
+      raise ValueError("sampler_args only apply to a callable sampler; use "
+                       "sampler_params for a named one.")
   if isinstance(num_samples, bool) or not isinstance(
       num_samples, (int, np.integer)):
     raise ValueError(f"num_samples must be an integer, got {num_samples!r}.")
@@ -549,7 +580,8 @@ def estimate(key: jax.Array,
   num_samples = int(num_samples)
 
   # --- trace-time checks on shapes -----------------------------------------
-  kinds, bins = _kinds_and_bins(sample_fn, specs, key)
+  sampler_args = tuple(sampler_args)
+  kinds, bins = _kinds_and_bins(sample_fn, specs, key, sampler_args)
   specs = {name: dataclasses.replace(spec, kind=kinds[name])
            for name, spec in specs.items()}
 
@@ -599,7 +631,8 @@ def estimate(key: jax.Array,
       start = chunk * chunk_size
       idx = np.arange(start, start + chunk_size, dtype=np.uint64)
       idx = np.minimum(idx, _MAX_SAMPLES).astype(np.uint32)
-      out = step(key_data, _device_put_indices(idx, sharding), n_cap)
+      out = step(key_data, _device_put_indices(idx, sharding), n_cap,
+                 sampler_args)
       out = jax.tree_util.tree_map(_to_host, out,
                                    is_leaf=lambda x: x is None)
       for name, (s, ss) in out.items():

@@ -318,7 +318,7 @@ def _solve(A) -> NashResult:
   from nash_align import solvers  # pylint: disable=g-import-not-at-top
   solve = getattr(solvers, "solve", None)
   if solve is not None:
-    return solve(A)
+    return solve(A, fallback="lp")
   # TODO(lead): temporary fallback until solvers.solve lands.
   return solvers.solve_lp(np.asarray(A, np.float64))
 
@@ -352,8 +352,9 @@ def _force(P: jax.Array, F: jax.Array) -> jax.Array:
 def _permute(key, P: jax.Array, mask: jax.Array):
   """Relabels each game by a random permutation; returns ``(P', mask')``."""
   b, n = P.shape[0], P.shape[-1]
-  perm = jax.vmap(lambda k: jax.random.permutation(k, n))(
-      jax.random.split(key, b))  # [B, n]
+  # Uniformly random permutations as argsorts of iid uniforms (ties have
+  # probability ~0 and would only bias the labelling, not the game).
+  perm = jnp.argsort(jax.random.uniform(key, (b, n)), axis=-1)  # [B, n]
   bi = jnp.arange(b)[:, None, None]
   P2 = P[bi, perm[:, :, None], perm[:, None, :]]
   mask2 = jnp.take_along_axis(mask, perm, axis=-1)
@@ -623,6 +624,14 @@ def gives_mixed_strategies(psi: PayoffTransform, key, *,
                     eq_tol)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _btl_games(key, batch: int, n: int, scale):
+  """BTL games: log-strengths ``r [B, n]``, ``P [B, n, n]``, ``softmax(r)``."""
+  r = scale * jax.random.normal(key, (batch, n))
+  P = _pair_matrix(jax.nn.sigmoid(r[:, :, None] - r[:, None, :]))
+  return r, P, jax.nn.softmax(r, axis=-1)
+
+
 def is_preference_matching(psi: PayoffTransform, key, *,
                            num_games: int = 128,
                            num_alternatives: Sequence[int] = (2, 3, 4, 5),
@@ -661,9 +670,8 @@ def is_preference_matching(psi: PayoffTransform, key, *,
   _check_param(scale, "scale", 0.0, inclusive=False)
   total, bad_total, first = 0, 0, None
   for k, n in zip(jax.random.split(key, len(sizes)), sizes):
-    r = scale * jax.random.normal(k, (num_games, n))
-    P = _pair_matrix(jax.nn.sigmoid(r[:, :, None] - r[:, None, :]))
-    target = np.asarray(jax.nn.softmax(r, axis=-1), np.float64)
+    r, P, target = _btl_games(k, num_games, n, scale)
+    target = np.asarray(target, np.float64)
     A = _payoff_of(psi, P, atol)
     res = _solve(A)
     cert = np.max(np.einsum("bij,bj->bi", A, target), axis=-1)

@@ -344,10 +344,13 @@ def preference_matrix(counts: Array, dtype=None, validate: bool = True) -> Array
     if np.any(a < 0):
       raise ValueError(
           f"counts must be non-negative, found min {a.min():.6g}.")
-  dtype = _float_dtype(dtype, like=counts)
+  return _preference_matrix_kernel(counts, _float_dtype(dtype, like=counts))
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def _preference_matrix_kernel(counts, dtype):
   c = jnp.asarray(counts).astype(dtype)
-  ct = jnp.swapaxes(c, -1, -2)
-  total = c + ct
+  total = c + jnp.swapaxes(c, -1, -2)
   judged = total > 0
   p = jnp.where(judged, c / jnp.where(judged, total, 1), 0.5)
   n = c.shape[-1]
@@ -496,11 +499,12 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
 # ----------------------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("shape",))
-def _mallows_kernel(key, phi, reference, shape):
-  """``shape = [*batch, m, n]``; phi ``[*batch]``; reference ``[*batch, n]``."""
+@functools.partial(jax.jit, static_argnames=("shape", "dtype"))
+def _mallows_kernel(key, phi, reference, shape, dtype):
+  """``shape = [*batch, m, n]``; phi to ``[*batch]``; reference ``[*batch, n]``."""
   n = shape[-1]
-  dtype = phi.dtype
+  phi = jnp.broadcast_to(jnp.asarray(phi, dtype), shape[:-2])
+  reference = jnp.broadcast_to(reference.astype(jnp.int32), shape[:-2] + (n,))
   u = jax.random.uniform(key, shape, dtype)
   i = _lift(jnp.arange(n, dtype=dtype), len(shape))  # i earlier items
   ph = phi[..., None, None]
@@ -579,10 +583,8 @@ def mallows(key: Array, num_voters: int, num_alternatives: int, phi,
           f"reference must be an integer permutation, got dtype "
           f"{jnp.result_type(reference)}.")
     _check_permutations(reference, "reference", validate)
-  phi = jnp.broadcast_to(jnp.asarray(phi, _float_dtype(None, like=phi)), shape)
-  reference = jnp.broadcast_to(
-      jnp.asarray(reference).astype(jnp.int32), shape + (n,))
-  return _mallows_kernel(key, phi, reference, shape + (m, n))
+  return _mallows_kernel(key, phi, jnp.asarray(reference), shape + (m, n),
+                         _float_dtype(None, like=phi))
 
 
 # ----------------------------------------------------------------------------
@@ -590,7 +592,14 @@ def mallows(key: Array, num_voters: int, num_alternatives: int, phi,
 # ----------------------------------------------------------------------------
 
 
-@jax.jit
+@functools.partial(jax.jit, static_argnames=("shape", "dtype"))
+def _plackett_luce_weights_kernel(key, weights, shape, dtype):
+  """weights ``[.., n]`` -> ``shape = [*batch, m, n]`` PL rankings."""
+  logw = jnp.log(jnp.asarray(weights, dtype))
+  logw = jnp.broadcast_to(logw[..., None, :], shape)
+  return _plackett_luce_kernel(key, logw)
+
+
 def _plackett_luce_kernel(key, log_weights):
   """Gumbel-max: sort ``log w + Gumbel`` descending. ``[.., m, n]``."""
   g = jax.random.gumbel(key, log_weights.shape, log_weights.dtype)
@@ -631,9 +640,8 @@ def plackett_luce(key: Array, weights: Array, num_voters: int,
         f"weights must have n >= 2 alternatives, got shape {np.shape(weights)}.")
   _check_broadcast(np.shape(weights), shape + (n,), "weights", "[*shape, n]")
   _check_positive_weights(weights, "weights", validate)
-  w = jnp.asarray(weights, _float_dtype(None, like=weights))
-  logw = jnp.broadcast_to(jnp.log(w)[..., None, :], shape + (m, n))
-  return _plackett_luce_kernel(key, logw)
+  return _plackett_luce_weights_kernel(key, weights, shape + (m, n),
+                                       _float_dtype(None, like=weights))
 
 
 def bradley_terry_matrix(weights: Array, validate: bool = True) -> Array:
@@ -657,7 +665,12 @@ def bradley_terry_matrix(weights: Array, validate: bool = True) -> Array:
     raise ValueError(
         f"weights must have n >= 2 alternatives, got shape {np.shape(weights)}.")
   _check_positive_weights(weights, "weights", validate)
-  logw = jnp.log(jnp.asarray(weights, _float_dtype(None, like=weights)))
+  return _bradley_terry_kernel(weights, _float_dtype(None, like=weights))
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def _bradley_terry_kernel(weights, dtype):
+  logw = jnp.log(jnp.asarray(weights, dtype))
   return jax.nn.sigmoid(logw[..., :, None] - logw[..., None, :])
 
 
@@ -681,9 +694,15 @@ def _check_population(group_weights, group_probs, validate: bool):
   return num_groups, n
 
 
-@functools.partial(jax.jit, static_argnames=("num_voters",))
-def _population_kernel(key, log_weights, log_probs, num_voters):
-  """log_weights ``[*s, G, n]``, log_probs ``[*s, G]`` -> ``[*s, m, n]``."""
+@functools.partial(jax.jit, static_argnames=("shape", "num_voters", "dtype"))
+def _population_kernel(key, group_weights, group_probs, shape, num_voters,
+                       dtype):
+  """group_weights to ``[*s, G, n]``, probs to ``[*s, G]`` -> ``[*s, m, n]``."""
+  num_groups, n = group_weights.shape[-2:]
+  log_weights = jnp.broadcast_to(jnp.log(group_weights.astype(dtype)),
+                                 shape + (num_groups, n))
+  log_probs = jnp.broadcast_to(jnp.log(group_probs.astype(dtype)),
+                               shape + (num_groups,))
   key_group, key_rank = jax.random.split(key)
   logits = jnp.broadcast_to(
       log_probs[..., None, :],
@@ -731,12 +750,9 @@ def population_mixture(key: Array, group_weights: Array, group_probs: Array,
                    "group_weights", "[*shape, G, n]")
   _check_broadcast(np.shape(group_probs), shape + (num_groups,),
                    "group_probs", "[*shape, G]")
-  dtype = _float_dtype(None, like=group_weights)
-  logw = jnp.broadcast_to(jnp.log(jnp.asarray(group_weights, dtype)),
-                          shape + (num_groups, n))
-  logp = jnp.broadcast_to(jnp.log(jnp.asarray(group_probs, dtype)),
-                          shape + (num_groups,))
-  rankings, groups = _population_kernel(key, logw, logp, m)
+  rankings, groups = _population_kernel(
+      key, jnp.asarray(group_weights), jnp.asarray(group_probs), shape, m,
+      _float_dtype(None, like=group_weights))
   if return_groups:
     return rankings, groups.astype(jnp.int32)
   return rankings
@@ -762,8 +778,13 @@ def population_preference_matrix(group_weights: Array, group_probs: Array,
     float ``[..., n, n]``.
   """
   _check_population(group_weights, group_probs, validate)
-  dtype = _float_dtype(None, like=group_weights)
-  btl = bradley_terry_matrix(jnp.asarray(group_weights, dtype), validate=False)
+  return _population_matrix_kernel(group_weights, group_probs,
+                                   _float_dtype(None, like=group_weights))
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def _population_matrix_kernel(group_weights, group_probs, dtype):
+  btl = _bradley_terry_kernel(group_weights, dtype)  # [..., G, n, n]
   p = jnp.asarray(group_probs, dtype)[..., :, None, None]
   ndim = max(p.ndim, btl.ndim)
   return jnp.sum(_lift(p, ndim) * _lift(btl, ndim), axis=-3)
@@ -815,8 +836,15 @@ def random_population(key: Array, num_groups: int, num_alternatives: int,
       np.isfinite(concentration) and concentration > 0):
     raise ValueError(
         f"concentration must be positive and finite, got {concentration}.")
+  return _random_population_kernel(key, shape + (g, n), distribution,
+                                   concentration, float(scale), dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _random_population_kernel(key, wshape, distribution, concentration, scale,
+                              dtype):
+  shape, g = wshape[:-2], wshape[-2]
   key_w, key_p = jax.random.split(key)
-  wshape = shape + (g, n)
   tiny = jnp.finfo(dtype).tiny
   if distribution == "exponential":
     w = jax.random.exponential(key_w, wshape, dtype)
@@ -880,10 +908,14 @@ def independent_pairwise(key: Array, num_alternatives: int,
                           not np.all(np.isfinite(c))):
       raise ValueError(
           f"{name} must be a positive finite Beta parameter, got {c.tolist()}.")
-  aa = jnp.asarray(a, dtype)[..., None, None]
-  bb = jnp.asarray(b, dtype)[..., None, None]
-  x = jax.random.beta(key, aa, bb, shape + (n, n), dtype)
-  return _antisymmetrize(x)
+  return _independent_pairwise_kernel(key, a, b, shape + (n, n), dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("shape", "dtype"))
+def _independent_pairwise_kernel(key, a, b, shape, dtype):
+  aa = _lift(jnp.asarray(a, dtype)[..., None, None], len(shape))
+  bb = _lift(jnp.asarray(b, dtype)[..., None, None], len(shape))
+  return _antisymmetrize(jax.random.beta(key, aa, bb, shape, dtype))
 
 
 def random_tournament(key: Array, num_alternatives: int,
@@ -906,8 +938,12 @@ def random_tournament(key: Array, num_alternatives: int,
   n = _check_int(num_alternatives, "num_alternatives", 2)
   shape = _check_shape(shape)
   dtype = _float_dtype(dtype)
-  x = jax.random.bernoulli(key, 0.5, shape + (n, n)).astype(dtype)
-  return _antisymmetrize(x)
+  return _random_tournament_kernel(key, shape + (n, n), dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("shape", "dtype"))
+def _random_tournament_kernel(key, shape, dtype):
+  return _antisymmetrize(jax.random.bernoulli(key, 0.5, shape).astype(dtype))
 
 
 # ----------------------------------------------------------------------------
@@ -964,12 +1000,16 @@ def empirical_counts(winner: Array, loser: Array, num_alternatives: int,
     raise ValueError(
         f"winner and loser must differ; judgment {k} compares alternative "
         f"{np.ravel(w)[k]} with itself.")
+  if tie is None:
+    tie = np.zeros(np.shape(winner), bool)
+  return _empirical_counts_kernel(winner, loser, tie, n, dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _empirical_counts_kernel(winner, loser, tie, n, dtype):
   w = jnp.ravel(jnp.asarray(winner)).astype(jnp.int32)
   l = jnp.ravel(jnp.asarray(loser)).astype(jnp.int32)
-  if tie is None:
-    t = jnp.zeros(w.shape, bool)
-  else:
-    t = jnp.ravel(jnp.asarray(tie)).astype(bool)
+  t = jnp.ravel(jnp.asarray(tie)).astype(bool)
   one = jnp.asarray(1.0, dtype)
   half = jnp.asarray(0.5, dtype)
   c = jnp.zeros((n, n), dtype)
@@ -977,9 +1017,13 @@ def empirical_counts(winner: Array, loser: Array, num_alternatives: int,
   return c.at[l, w].add(jnp.where(t, half, 0))
 
 
-@functools.partial(jax.jit, static_argnames=("num_voters", "shape"))
-def _sample_empirical_kernel(key, p, judged, num_voters, shape):
-  n = p.shape[-1]
+@functools.partial(jax.jit, static_argnames=("num_voters", "shape", "dtype"))
+def _sample_empirical_kernel(key, counts, num_voters, shape, dtype):
+  n = counts.shape[-1]
+  p = _preference_matrix_kernel(counts, dtype)
+  judged = (counts + jnp.swapaxes(counts, -1, -2)) > 0
+  p = jnp.broadcast_to(p, shape + (n, n))
+  judged = jnp.broadcast_to(judged, shape + (n, n))
   k = jax.random.binomial(key, num_voters, p, shape + (n, n), p.dtype)
   k = jnp.where(judged, jnp.round(k), 0).astype(jnp.int32)
   upper = _lift(jnp.triu(jnp.ones((n, n), bool), 1), k.ndim)
@@ -1020,12 +1064,14 @@ def sample_empirical(key: Array, counts: Array, num_voters: int,
   n = _validation.check_square(counts, "counts")
   _check_broadcast(np.shape(counts), shape + (n, n), "counts",
                    "[*shape, n, n]")
-  p = preference_matrix(counts, validate=validate)
-  c = jnp.asarray(counts)
-  judged = (c + jnp.swapaxes(c, -1, -2)) > 0
-  p = jnp.broadcast_to(p, shape + (n, n))
-  judged = jnp.broadcast_to(judged, shape + (n, n))
-  return _sample_empirical_kernel(key, p, judged, m, shape)
+  a = _concrete_values(counts, validate)
+  if a is not None:
+    _validation.check_finite(a, "counts")
+    if np.any(a < 0):
+      raise ValueError(
+          f"counts must be non-negative, found min {a.min():.6g}.")
+  return _sample_empirical_kernel(key, jnp.asarray(counts), m, shape,
+                                  _float_dtype(None, like=counts))
 
 
 SAMPLERS = {

@@ -318,3 +318,66 @@ def test_bad_input():
     mc.estimate(key, _tournament, {"bad": lambda P: P[0]}, 10)
   with pytest.raises(ValueError, match="only apply to a named sampler"):
     mc.estimate(key, _tournament, OWN_STATS, 10, num_voters=3)
+
+
+def test_sampler_args_reuse_one_compilation():
+  traces = []
+
+  def shifted(key, shift):
+    # Relabels the alternatives by a cyclic shift: P(winner) is unchanged.
+    traces.append(1)
+    return jnp.roll(_tournament(key), shift, axis=(0, 1))
+
+  stats = {"winner": OWN_STATS["winner"]}
+  a = mc.estimate(jax.random.key(0), shifted, stats, 50,
+                  sampler_args=(jnp.int32(1),))
+  assert len(traces) == 2  # abstract evaluation + the jitted step
+  b = mc.estimate(jax.random.key(0), shifted, stats, 50,
+                  sampler_args=(jnp.int32(2),))
+  assert len(traces) == 3  # no new jit trace
+  _assert_same(a, b)  # a relabelling keeps every sample's winner indicator
+
+
+# ---------------------------------------------------------------------------
+# Experiment helpers and configs (cheap checks; the runs are experiments)
+# ---------------------------------------------------------------------------
+
+
+def test_pad_as_losers_keeps_statistics():
+  from experiments import condorcet_cycles  # pylint: disable=g-import-not-at-top
+  _require(preferences, "independent_pairwise")
+  n, size = 5, 8
+  P = preferences.independent_pairwise(jax.random.key(0), n, shape=(30,))
+  Q = jax.vmap(lambda p: condorcet_cycles.pad_as_losers(
+      jnp.pad(p, ((0, size - n), (0, size - n)), constant_values=0.5),
+      jnp.int32(n)))(P)
+  for name in ("condorcet_winner_exists", "condorcet_cycle_exists",
+               "majority_transitive", "smith_set_size"):
+    fn = mc.STATISTICS[name].fn
+    np.testing.assert_array_equal(jax.vmap(fn)(P), jax.vmap(fn)(Q),
+                                  err_msg=name)
+  lp_p = solvers.solve_lp(np.asarray(P, np.float64) - 0.5)
+  lp_q = solvers.solve_lp(np.asarray(Q, np.float64) - 0.5)
+  np.testing.assert_allclose(lp_q.row[:, n:], 0.0, atol=1e-9)
+  np.testing.assert_allclose(lp_q.row[:, :n], lp_p.row, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["condorcet_cycles", "mixed_strategies",
+                                  "benchmark_montecarlo"])
+def test_configs_reject_unknown_preset(name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  module = importlib.import_module(f"experiments.configs.{name}")
+  for preset in ("quick", "paper" if name != "benchmark_montecarlo" else
+                 "full"):
+    assert module.get_config(preset).preset == preset
+  with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+    module.get_config("huge")
+
+
+def test_reproduce_figures_rejects_bad_input(tmp_path):
+  from experiments import reproduce_figures  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+    reproduce_figures.run_all("huge", str(tmp_path))
+  with pytest.raises(ValueError, match="Unknown experiment 'nope'"):
+    reproduce_figures.run_all("quick", str(tmp_path), ("nope",))
+  assert not os.listdir(tmp_path)  # nothing was written

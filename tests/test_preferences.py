@@ -208,9 +208,10 @@ def test_preference_matrix_definition():
   np.testing.assert_allclose(p + p.T, 1.0, rtol=1e-6)
   assert p.dtype == np.float32
   # Batched, integer counts.
-  cb = np.stack([c, c.T]).astype(np.int32)
-  pb = np.asarray(pr.preference_matrix(cb))
-  np.testing.assert_allclose(pb[1], 1 - pb[0].T, rtol=1e-6, atol=1e-7)
+  ci = np.floor(c).astype(np.int32)
+  pb = np.asarray(pr.preference_matrix(np.stack([ci, ci.T])))
+  np.testing.assert_array_equal(pb[1], pb[0].T)
+  np.testing.assert_allclose(pb[0, 0, 3], 1.0)  # 1 vs 0 judgments
 
 
 # ----------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_mallows_concentrates_on_reference():
     se = math.sqrt(p_ref * (1 - p_ref) / _MALLOWS_M)
     assert abs(frac - p_ref) < 4.5 * se + 1e-12
     fractions.append(frac)
-  assert fractions[0] < fractions[1] < fractions[2] > 0.97
+  assert fractions[0] < fractions[1] < fractions[2] > 0.95
 
 
 def test_mallows_batched_phi():
@@ -374,7 +375,8 @@ def test_random_tournament():
   t = np.asarray(pr.random_tournament(_keys(20), 6, shape=(500,)))
   off = ~np.eye(6, dtype=bool)
   assert set(np.unique(t[:, off])) == {0.0, 1.0}
-  np.testing.assert_array_equal(t + np.swapaxes(t, -1, -2) - np.eye(6), 1.0 - np.eye(6) * 0)
+  np.testing.assert_array_equal(t + np.swapaxes(t, -1, -2),
+                                np.broadcast_to(np.ones((6, 6)), t.shape))
   up = _upper(t)
   assert abs(up.mean() - 0.5) < 4.5 * 0.5 / math.sqrt(up.size)
 

@@ -20,7 +20,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.preset = preset
   config.seed = 0
   # Numbers of responses (alternatives) n.
-  config.num_alternatives = (3, 5, 10, 20, 50)
+  config.num_alternatives = (3, 4, 5, 6, 8, 10, 14, 20, 50)
   # Numbers of labelers m (odd: no majority ties). 0 = the population limit
   # (m -> infinity), used by the models that have an exact population matrix.
   config.num_voters = (11, 101)
@@ -28,8 +28,15 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.models = ("impartial_culture", "mallows", "luce_mixture",
                    "independent_pairwise")
   config.mallows_phi = 0.8  # dispersion in (0, 1]; 1 = impartial culture
+  # Labeler counts for Mallows (not paddable: one compilation per n and m);
+  # empty = config.num_voters.
+  config.mallows_num_voters = (101,)
+  config.mallows_num_alternatives = (3, 5, 10, 20, 50)  # empty = all
   config.luce_groups = 3  # labeler groups in the Luce (PL) mixture
   config.luce_sigma = 1.0  # log-utilities ~ Normal(0, sigma^2) per group
+  # Sample the paddable models at max(n) and pad (one compilation per model
+  # and m instead of one per n; see condorcet_cycles.pad_as_losers).
+  config.pad_alternatives = True
   config.num_samples = 400
   config.chunk_size = 400
   config.confidence = 0.95
@@ -37,6 +44,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50,
                                60, 80, 100)
     config.num_voters = (3, 11, 101, 1001, 0)
+    config.mallows_num_voters = ()
+    config.mallows_num_alternatives = ()
+    config.pad_alternatives = False
     config.num_samples = 20000
     config.chunk_size = 2000
   return config

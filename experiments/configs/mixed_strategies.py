@@ -25,8 +25,13 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.num_voters = (11,)
   config.models = ("impartial_culture", "luce_mixture")
   config.mallows_phi = 0.8
+  config.mallows_num_voters = ()  # empty = config.num_voters
+  config.mallows_num_alternatives = ()  # empty = config.num_alternatives
   config.luce_groups = 3
   config.luce_sigma = 1.0
+  # Sample the paddable models at max(n) and pad (one compilation per model
+  # and m instead of one per n; see condorcet_cycles.pad_as_losers).
+  config.pad_alternatives = True
   config.num_samples = 200
   config.chunk_size = 200
   config.confidence = 0.95
@@ -34,6 +39,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 16, 20, 30, 40, 50)
     config.num_voters = (11, 101, 1001)
     config.models = ("impartial_culture", "mallows", "luce_mixture")
+    config.pad_alternatives = False
     config.num_samples = 5000
     config.chunk_size = 500
   return config

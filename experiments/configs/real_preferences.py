@@ -37,7 +37,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.confidence = 0.95
   # Per-prompt tournaments: datasets, Monte Carlo prompts per population model.
   config.per_prompt_datasets = ("qlora_oa", "qlora_vicuna", "vicuna80_human")
-  config.population_models = ("pooled", "bradley_terry")
+  # "bradley_terry": BT fit + pooled tie rate; "pooled": per-ordered-pair
+  # outcome frequencies (keeps position bias). Each costs one compilation.
+  config.population_models = ("bradley_terry",)
   config.per_prompt_samples = 2000
   config.chunk_size = 1000
   # Majority-graph drawings show at most this many alternatives (the top of
@@ -48,6 +50,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
                                       "preflib_education")
     config.num_resamples = 2000
     config.bootstrap_by = ("judgment", "prompt")
+    config.population_models = ("bradley_terry", "pooled")
     config.per_prompt_samples = 20000
     config.chunk_size = 4000
   return config

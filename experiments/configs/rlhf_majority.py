@@ -20,9 +20,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.preset = preset
   config.seed = 0
   # Numbers of responses n ranked by every labeler.
-  config.num_alternatives = (4, 8)
+  config.num_alternatives = (4, 7)
   # Numbers of labelers m (odd: no majority ties on any pair).
-  config.num_voters = (15, 101)
+  config.num_voters = (25,)
   # Profile models; see experiments/rlhf_majority.py MODELS.
   config.models = ("plackett_luce", "mallows", "impartial_culture",
                    "luce_mixture", "opposed_groups")
@@ -41,11 +41,11 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.bt_l2 = 1e-3
   config.majority_l2 = 0.1
   config.num_samples = 512  # profiles per cell
-  config.chunk_size = 256  # profiles per jitted chunk (results do not depend
-  # on it)
+  config.chunk_size = 512  # profiles per jitted chunk
   config.confidence = 0.95
   if preset == "paper":
     config.num_alternatives = (3, 4, 5, 6, 8, 10, 15, 20)
+    # Odd m (no majority ties).
     config.num_voters = (5, 15, 51, 101, 1001)
     config.num_samples = 8192
     config.chunk_size = 1024

@@ -59,6 +59,7 @@ __all__ = (
     "bootstrap_counts",
     "kendall_tau_distance",
     "majority_ranking",
+    "pad_preference_matrix",
     "per_prompt_cycles",
     "population_model",
     "prompt_design",
@@ -164,12 +165,70 @@ def kendall_tau_distance(r1, r2) -> int:
   return int(np.sum(np.sign(p1[i] - p1[j]) != np.sign(p2[i] - p2[j])))
 
 
-def _solve_game(A) -> NashResult:
-  """``solvers.solve`` (eager: streamed and certified), else the LP."""
-  solve = getattr(solvers, "solve", None)
-  if solve is not None:
-    return solve(A)
-  return solvers.solve_lp(A)
+# Games are padded to these sizes so that one compiled program serves every
+# dataset of up to that many alternatives (see ``pad_preference_matrix``).
+_BUCKETS = (8, 12, 16, 32, 64)
+
+
+def _bucket(n: int) -> int:
+  return next((b for b in _BUCKETS if b >= n), n)
+
+
+def pad_preference_matrix(P, size: int) -> jax.Array:
+  """Adds ``size - n`` dummy alternatives that every real one beats surely.
+
+  ``P_pad[i, d] = 1``, ``P_pad[d, i] = 0`` for real ``i`` and dummy ``d``,
+  1/2 among dummies. This changes none of the answers asked of ``P``: dummies
+  have no majority edge into the real alternatives, so cycles, the Condorcet
+  winner and the Smith set are those of ``P``; Copeland and Borda scores all
+  rise by ``size - n``; and no equilibrium of the margin or majority game
+  puts mass on a dummy (a dummy in the support would earn ``-1/2`` (or
+  ``-1``) times the real mass of the opponent's strategy, which must be 0 for
+  the symmetric game's value 0, and then every real row would earn more than
+  the value), so the equilibria restricted to ``P`` are those of ``P``.
+
+  Args:
+    P: ``[..., n, n]`` preference matrix.
+    size: ``>= n``.
+
+  Returns:
+    ``[..., size, size]``.
+  """
+  P = jnp.asarray(P)
+  n = P.shape[-1]
+  if size < n:
+    raise ValueError(f"size must be >= n = {n}, got {size}.")
+  if size == n:
+    return P
+  batch = P.shape[:-2]
+  top = jnp.concatenate(
+      [P, jnp.ones(batch + (n, size - n), P.dtype)], axis=-1)
+  bottom = jnp.concatenate(
+      [jnp.zeros(batch + (size - n, n), P.dtype),
+       jnp.full(batch + (size - n, size - n), 0.5, P.dtype)], axis=-1)
+  return jnp.concatenate([top, bottom], axis=-2)
+
+
+def _equilibrium(P, payoff) -> tuple[NashResult, np.ndarray]:
+  """Equilibrium of ``payoff(P)`` (``P`` ``[..., n, n]``) and its float64 gap.
+
+  Solved by ``solvers.solve`` on the padded game (eager: streamed, certified
+  in float64, uncertified games re-solved by the LP); the strategies are cut
+  back to the ``n`` real alternatives and certified on the unpadded game.
+  """
+  n = P.shape[-1]
+  res = solvers.solve(payoff(pad_preference_matrix(P, _bucket(n))),
+                      fallback="lp")
+  row = np.asarray(res.row, np.float64)[..., :n]
+  col = np.asarray(res.col, np.float64)[..., :n]
+  row /= row.sum(-1, keepdims=True)
+  col /= col.sum(-1, keepdims=True)
+  A = np.asarray(payoff(P), np.float64)
+  gap = solvers.duality_gap(A, row, col)
+  value = np.einsum("...i,...ij,...j->...", row, A, col)
+  return NashResult(row=row, col=col, value=value, gap=gap,
+                    iterations=np.asarray(res.iterations),
+                    converged=np.asarray(res.converged)), gap
 
 
 # -------------------------------------------------------------- analysis
@@ -310,14 +369,11 @@ def analyze(counts, alternatives: Sequence[str] | None = None, *,
     raise ValueError(f"alternatives has {len(alternatives)} names for n = {n}.")
   Pj = preferences.preference_matrix(jnp.asarray(c))
   P = np.asarray(Pj, np.float64)
-  stats = jax.device_get(_pooled_stats(Pj))
-  ml = _solve_game(payoffs.margin(Pj))
-  ml = NashResult(*(np.asarray(x) for x in ml))
-  ml_gap = float(solvers.duality_gap(P - 0.5, ml.row, ml.col))
-  maj = np.sign(P - 0.5)
-  bp = _solve_game(jnp.asarray(maj))
-  bp = NashResult(*(np.asarray(x) for x in bp))
-  bp_gap = float(solvers.duality_gap(maj, bp.row, bp.col))
+  stats = jax.device_get(_pooled_stats(pad_preference_matrix(Pj, _bucket(n))))
+  stats = {k: v[..., :n, :n] if v.ndim == 2 else v[..., :n] if v.ndim == 1
+           else v for k, v in stats.items()}
+  ml, ml_gap = _equilibrium(Pj, payoffs.margin)
+  bp, bp_gap = _equilibrium(Pj, payoffs.majority)
   fit = _bt_fit(jnp.asarray(c), bt_steps)
   bt = np.asarray(fit.scores, np.float64)
   bt_rank = np.argsort(-bt, kind="stable").astype(np.int32)
@@ -335,9 +391,9 @@ def analyze(counts, alternatives: Sequence[str] | None = None, *,
       shortest_cycle=shortest_cycle(P),
       smith_set=stats["smith_set"],
       maximal_lottery=ml,
-      maximal_lottery_gap=ml_gap,
+      maximal_lottery_gap=float(ml_gap),
       bipartisan=bp,
-      bipartisan_gap=bp_gap,
+      bipartisan_gap=float(bp_gap),
       bipartisan_set=bp.row > _SUPPORT_TOL,
       bt_scores=bt,
       bt_converged=bool(np.asarray(fit.converged)),
@@ -453,8 +509,8 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
 
   Returns:
     A :class:`BootstrapResult`. The lotteries of the ``B`` resampled games are
-    solved in one batched call (``solvers.solve``; the LP while it is not
-    available) and certified by their duality gaps.
+    solved in one batched call (``solvers.solve`` with the LP fallback) and
+    certified by their float64 duality gaps.
   """
   from nash_align import montecarlo  # pylint: disable=g-import-not-at-top
   if not 0.0 < confidence < 1.0:
@@ -467,7 +523,7 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
   n = dataset.num_alternatives
   c = bootstrap_counts(key, units, n, num_resamples)
   P = preferences.preference_matrix(c)
-  cyc, cw = jax.device_get(_majority_stats(P))
+  cyc, cw = jax.device_get(_majority_stats(pad_preference_matrix(P, _bucket(n))))
   B = int(num_resamples)
 
   def prob(x):
@@ -477,10 +533,8 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
     return Estimate(mean=p, stderr=float(np.sqrt(p * (1 - p) / B)),
                     low=float(low), high=float(high), num_samples=B)
 
-  ml = _solve_game(payoffs.margin(P))
-  rows = np.asarray(ml.row, np.float64)
-  gap = solvers.duality_gap(np.asarray(P, np.float64) - 0.5, rows,
-                            np.asarray(ml.col, np.float64))
+  ml, gap = _equilibrium(P, payoffs.margin)
+  rows = ml.row
   q = (1.0 - confidence) / 2.0
   lottery = Estimate(mean=rows.mean(0), stderr=rows.std(0, ddof=1),
                      low=np.quantile(rows, q, axis=0),

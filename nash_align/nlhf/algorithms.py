@@ -61,6 +61,11 @@ class Hyperparams(NamedTuple):
     num_opponents: ``M`` opponent samples per prompt (sampled estimator).
     num_proposals: ``N`` reference proposals per prompt for Nash-RS's
       rejection sampler (sampled estimator).
+    rs_shift: Nash-RS accepts with probability ``exp(-(g - min g) / tau)``
+      instead of the paper's ``exp(-g / tau)``: the same target distribution
+      (a constant shift of ``g`` cancels in the normalisation), with an
+      acceptance rate larger by ``exp(min g / tau)`` -- at small ``tau`` the
+      literal rule rejects nearly everything.
   """
 
   tau: float = 0.05
@@ -70,6 +75,7 @@ class Hyperparams(NamedTuple):
   num_samples: int = 8
   num_opponents: int = 8
   num_proposals: int = 32
+  rs_shift: bool = True
 
 
 class Batch(NamedTuple):
@@ -285,7 +291,8 @@ def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   return jnp.mean(rows), {"kl": jnp.mean(kl), "objective": -jnp.mean(rows)}
 
 
-def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int):
+def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int,
+                      shift: bool = False):
   r"""Rejection sampler for Nash-RS's opponent (Liu et al., arXiv:2503.10990v1).
 
   Target: the best response of the regularised min player,
@@ -307,6 +314,10 @@ def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int):
     g: ``[B, K]`` ``P(pi > y')`` for every candidate (exact or estimated).
     tau: temperature ``> 0``.
     num_proposals: ``N`` proposals per prompt.
+    shift: accept with probability ``exp(-(g - min_y g) / tau)`` (min over the
+      valid candidates; the target is unchanged, the acceptance rate is
+      higher). ``g`` of padding candidates must be ``+inf`` or large, as their
+      reference probability is 0 anyway.
 
   Returns:
     ``(proposals [B, N] int32, accepted [B, N] bool)``; the accepted entries
@@ -314,6 +325,8 @@ def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int):
   """
   k_prop, k_acc = jax.random.split(key)
   proposals = _sample(k_prop, reference_logp, num_proposals)
+  if shift:
+    g = g - jnp.min(g, axis=-1, keepdims=True)
   log_accept = -jnp.take_along_axis(g, proposals, -1) / tau
   u = jax.random.uniform(k_acc, proposals.shape, dtype=g.dtype)
   return proposals, jnp.log(u) < log_accept
@@ -356,8 +369,10 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
     cands = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), logp.shape)
     # g(y') = P(pi > y') estimated from policy samples, for every candidate.
     g = jnp.mean(game.prefer(ys_g[:, None, :], cands[:, :, None]), -1)
+    g = jnp.where(mask, g, jnp.inf)
     proposals, accepted = nash_rs_opponents(k_rs, batch.reference_logp, g,
-                                            hp.tau, hp.num_proposals)
+                                            hp.tau, hp.num_proposals,
+                                            hp.rs_shift)
     total = jnp.sum(accepted, -1)
     row_weight = (total > 0).astype(logp.dtype)
     acc = accepted.astype(logp.dtype)

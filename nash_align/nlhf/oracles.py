@@ -104,7 +104,7 @@ class PopulationOracle(PreferenceOracle):
     u = self.utilities[prompt]  # [..., G, K]
     ua = jnp.take_along_axis(u, a[..., None, None], axis=-1)[..., 0]
     ub = jnp.take_along_axis(u, b[..., None, None], axis=-1)[..., 0]
-    return jnp.sum(self.group_probs * jax.nn.sigmoid(ua - ub), axis=-1)
+    return jax.nn.sigmoid(ua - ub) @ self.group_probs
 
   def matrix(self, prompt):
     u = self.utilities[jnp.asarray(prompt)]  # [..., G, K]
@@ -306,7 +306,8 @@ def _split_prompts(key, n, eval_fraction):
 
 def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
                     num_groups: int = 3, prompt_dim: int = 8,
-                    candidate_dim: int = 8, utility_scale: float = 3.0,
+                    candidate_dim: int = 8, utility_scale: float = 6.0,
+                    group_concentration: float = 10.0,
                     reference_temperature: float = 1.0,
                     eval_fraction: float = 0.25,
                     dtype=None) -> PreferenceTask:
@@ -316,7 +317,8 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
   ``e_{x,y} ~ N(0, I_{d'})``; group ``g`` has a random bilinear taste
   ``A_g`` and utility ``u_g(x, y) = s e_{x,y}^T A_g z_x / sqrt(d d')``, so the
   preferred response depends on the prompt and is a function of the features
-  the policy sees. Group shares ``p ~ Dirichlet(1)``. The reference policy is a
+  the policy sees. Group shares ``p ~ Dirichlet(c, ..., c)`` (large ``c``:
+  near-equal groups, whose majorities cycle most often). The reference policy is a
   softmax of a random linear score of the response embedding at
   ``reference_temperature`` (a "base model" that is not aligned with the
   population).
@@ -329,6 +331,7 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
     prompt_dim: ``d``.
     candidate_dim: ``d'``.
     utility_scale: ``s``; larger makes each group's preferences sharper.
+    group_concentration: Dirichlet concentration ``c`` of the group shares.
     reference_temperature: temperature of the reference's softmax (``inf``
       gives the uniform reference).
     eval_fraction: share of prompts held out for evaluation.
@@ -348,7 +351,8 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
   a = jax.random.normal(ka, (num_groups, candidate_dim, prompt_dim), dtype)
   u = utility_scale * jnp.einsum("nkc,gcd,nd->ngk", e, a, z) / np.sqrt(
       prompt_dim * candidate_dim)
-  p = jax.random.dirichlet(kp, jnp.ones((num_groups,), dtype))
+  p = jax.random.dirichlet(kp, jnp.full((num_groups,), group_concentration,
+                                        dtype))
   w = jax.random.normal(kr, (candidate_dim,), dtype)
   ref = jax.nn.softmax(e @ w / reference_temperature, axis=-1)
   train, ev = _split_prompts(ks, num_prompts, eval_fraction)

@@ -9,9 +9,9 @@ methods of :data:`METHODS` with an exact step on the identified support;
 from nash_align.solvers.certificate import duality_gap
 from nash_align.solvers.certificate import regularized_duality_gap
 from nash_align.solvers.driver import AUTO_METHODS
+from nash_align.solvers.driver import METHODS
 from nash_align.solvers.driver import solve
 from nash_align.solvers.lp import solve_lp
-from nash_align.solvers.methods import METHODS
 from nash_align.types import NashResult
 
 __all__ = (

@@ -47,7 +47,12 @@ from nash_align.solvers import certificate
 from nash_align.solvers import exact
 from nash_align.solvers import host
 from nash_align.solvers import lp
-from nash_align.solvers.methods import Game, METHODS
+from nash_align.solvers.methods import FIRST_ORDER_METHODS
+from nash_align.solvers.methods import Game
+from nash_align.solvers.simplex import simplex
+
+# Every method by name: the first-order family plus the exact dense simplex.
+METHODS = dict(sorted({**FIRST_ORDER_METHODS, "simplex": simplex()}.items()))
 from nash_align.types import NashResult
 
 DEFAULT_MAX_ITERS = 2000
@@ -55,7 +60,7 @@ DEFAULT_CHECK_EVERY = 16
 DEFAULT_CHUNK_SIZE = 256
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
-AUTO_METHODS = {False: ("omd", "rm_plus"), True: ("mmd", "omd")}
+AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
 SUPPORT_THRESHOLD = 1e-3  # support guess: z_i > threshold * max(z)
 
 
@@ -88,13 +93,20 @@ def _kernel(method_name, symmetric, regularized, check_every):
   def init(game):
     state = method.init(game, symmetric)
     z = method.candidates(state)[0]
+    if symmetric and len(z) == 2:
+      z = (z[1],)
     return _Slot(state, z, jnp.asarray(jnp.inf, game.A.dtype),
                  jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+
+  every = method.check_every or check_every
 
   def check(game, state):
     best_z, best_g = None, None
     for z in method.candidates(state):
-      for cand in (z, _exact_step(game, z, regularized)):
+      if symmetric and len(z) == 2:
+        z = (z[1],)
+      cands = (z, _exact_step(game, z, regularized)) if method.exact_step else (z,)
+      for cand in cands:
         g = exact.gap(game, cand)
         g = jnp.where(jnp.isfinite(g), g, jnp.inf)
         if best_g is None:
@@ -114,12 +126,15 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
     def body(s):
       state = jax.lax.fori_loop(
-          0, check_every, lambda _, st: method.update(st, game), s.state)
+          0, every, lambda _, st: method.update(st, game), s.state)
       z, g = check(game, state)
       better = g < s.gap
       z = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, s.z)
       g = jnp.minimum(g, s.gap)
-      return _Slot(state, z, g, g <= stop_gap, s.iters + check_every)
+      done = g <= stop_gap
+      if method.finished is not None:
+        done = done | method.finished(state)
+      return _Slot(state, z, g, done, s.iters + every)
 
     return jax.lax.while_loop(cond, body, slot)
 
@@ -287,8 +302,8 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
       the method's own.
     check_every: iterations between certificate checks.
     chunk_size: pool size of the eager mode (memory ``O(chunk_size n k)``).
-    round_iters: iterations per pool round (a multiple of ``check_every``;
-      default ``2 * check_every``).
+    round_iters: iterations per pool round (default twice the method's
+      check interval); games join and leave the pool between rounds.
     select_least_norm: apply the documented choice among non-unique
       equilibria (eager, ``beta = 0``).
     validate: run the value checks on concrete input.
@@ -324,11 +339,10 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   if int(check_every) != check_every or check_every < 1:
     raise ValueError(f"check_every must be a positive integer, got "
                      f"{check_every!r}.")
-  if round_iters is None:
-    round_iters = 2 * check_every
-  if round_iters % check_every or round_iters < 1:
-    raise ValueError(f"round_iters must be a positive multiple of "
-                     f"check_every={check_every}, got {round_iters!r}.")
+  if round_iters is not None and (int(round_iters) != round_iters
+                                  or round_iters < 1):
+    raise ValueError(f"round_iters must be a positive integer, got "
+                     f"{round_iters!r}.")
   if int(chunk_size) != chunk_size or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive integer, got "
                      f"{chunk_size!r}.")
@@ -351,7 +365,7 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   concrete = all(_validation.is_concrete(a) for a in (A, ref_row, ref_col))
   if concrete:
     return _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
-                        int(chunk_size), int(round_iters), select_least_norm,
+                        int(chunk_size), round_iters, select_least_norm,
                         **opts)
   return _solve_traced(A, ref_row, ref_col, same_ref, symmetric, **opts)
 
@@ -483,6 +497,7 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
             and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
   dt = _working_dtype(A_in)
+  np_dt = np.dtype(dt)
   n, k = A_in.shape[-2:]
   batch = A_in.shape[:-2]
   A64 = A_in.astype(np.float64).reshape((-1, n, k))
@@ -498,50 +513,50 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
     sym_mask = (skew_err <= tol / 4) | bool(symmetric)
   else:
     sym_mask = np.zeros((B,), bool)
-  X = np.zeros((B, n))
-  Y = np.zeros((B, k))
-  its = np.zeros((B,), np.int32)
-  todo = np.ones((B,), bool)
-  np_dt = np.dtype(dt)
-  for method in methods:
-    step = _method_step(method, step_size)
-    for sym in (True, False):
-      idx = np.flatnonzero(todo & (sym_mask == sym))
-      if not len(idx):
-        continue
-      x, y, _, it, done = _run_pool(
-          A64[idx].astype(np_dt), np.log(rx[idx]).astype(np_dt),
-          np.log(ry[idx]).astype(np_dt), sym, regularized, method, step,
-          beta, tol, max_iters, check_every, chunk_size, round_iters, dt)
-      X[idx], Y[idx] = x, y
-      its[idx] += it
-      todo[idx[done]] = False
 
-  def certify(X, Y, idx=slice(None)):
+  def certify(X, Y, idx):
     Xo, Yo = X.astype(out_dt), Y.astype(out_dt)
     if regularized:
       g = certificate.regularized_duality_gap(A64[idx], Xo, Yo, beta, rx[idx],
                                               ry[idx])
     else:
       g = certificate.duality_gap(A64[idx], Xo, Yo)
-    return Xo, Yo, g
+    return Xo, Yo, np.where(np.isfinite(g), g, np.inf)
 
-  X, Y, gap = certify(X, Y)
-  bad = np.flatnonzero(~(gap <= tol))
-  if len(bad):  # float64 exact step on the identified support
-    if regularized:
-      x2, y2 = host.newton_regularized(A64[bad], X[bad], Y[bad], beta,
-                                       rx[bad], ry[bad])
-      ok = np.ones(len(bad), bool)
-    else:
-      x2, y2, ok = host.equalizer(A64[bad], X[bad] > 0, Y[bad] > 0)
-    x2, y2, g2 = certify(x2, y2, bad)
-    better = ok & (g2 < gap[bad])
-    X[bad[better]], Y[bad[better]], gap[bad[better]] = (
-        x2[better], y2[better], g2[better])
-
-  if not regularized and select_least_norm:
-    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
+  X = np.full((B, n), 1.0 / n, out_dt)
+  Y = np.full((B, k), 1.0 / k, out_dt)
+  gap = np.full((B,), np.inf)
+  its = np.zeros((B,), np.int32)
+  for method in methods:
+    step = _method_step(method, step_size)
+    every = METHODS[method].check_every or check_every
+    r_iters = round_iters if round_iters is not None else 2 * every
+    for sym in (True, False):
+      idx = np.flatnonzero(~(gap <= tol) & (sym_mask == sym))
+      if not len(idx):
+        continue
+      x, y, _, it, _ = _run_pool(
+          A64[idx].astype(np_dt), np.log(rx[idx]).astype(np_dt),
+          np.log(ry[idx]).astype(np_dt), sym, regularized, method, step,
+          beta, tol, max_iters, check_every, chunk_size, r_iters, dt)
+      its[idx] += it
+      x, y, g = certify(x, y, idx)
+      bad = np.flatnonzero(~(g <= tol))
+      if len(bad):  # float64 exact step on the identified support
+        b_idx = idx[bad]
+        if regularized:
+          x2, y2 = host.newton_regularized(A64[b_idx], x[bad], y[bad], beta,
+                                           rx[b_idx], ry[b_idx])
+          ok = np.ones(len(bad), bool)
+        else:
+          x2, y2, ok = host.equalizer(A64[b_idx], x[bad] > 0, y[bad] > 0)
+        x2, y2, g2 = certify(x2, y2, b_idx)
+        better = ok & (g2 < g[bad])
+        x[bad[better]], y[bad[better]], g[bad[better]] = (
+            x2[better], y2[better], g2[better])
+      better = g < gap[idx]
+      X[idx[better]], Y[idx[better]], gap[idx[better]] = (
+          x[better], y[better], g[better])
 
   if fallback == "lp" and not regularized:
     bad = np.flatnonzero(~(gap <= tol))
@@ -552,8 +567,9 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       X[bad[better]], Y[bad[better]], gap[bad[better]] = (
           x2[better], y2[better], g2[better])
       its[bad] += res.iterations
-      if select_least_norm:
-        X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
+
+  if not regularized and select_least_norm:
+    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
 
   if regularized:
     value = certificate.regularized_value(A64, X, Y, beta, rx, ry)

@@ -20,36 +20,51 @@ def _normalize(p):
 def equalizer(A, rows, cols):
   """Float64 equalizer on supports ``rows [G, n]``, ``cols [G, k]`` (bool).
 
-  Solves the ``(n + k)``-square system of
-  :func:`nash_align.solvers.exact.equalizer_general` for every game.
+  With ``A' = A - min A + 1`` and ``|S| = |T| = s``, solves
+  ``A'_{ST} w = 1`` and ``u^T A'_{ST} = 1`` (``x = u / 1^T u``, ``y = w /
+  1^T w``), batched over the games of each support size (``s x s`` solves on
+  the gathered submatrices, not the padded ``(n + k)`` system).
 
   Returns:
-    ``(x [G, n], y [G, k], ok [G])``; ``ok`` is False where the system is
-    singular or the solution leaves the simplex.
+    ``(x [G, n], y [G, k], ok [G])``; ``ok`` is False where the supports
+    differ in size, the system is singular or the solution leaves the
+    simplex.
   """
   A = np.asarray(A, np.float64)
   G, n, k = A.shape
-  s = rows.astype(np.float64)
-  t = cols.astype(np.float64)
+  rows = np.asarray(rows, bool)
+  cols = np.asarray(cols, bool)
+  x = np.full((G, n), 1.0 / n)
+  y = np.full((G, k), 1.0 / k)
+  ok = np.zeros((G,), bool)
+  ns, nt = rows.sum(1), cols.sum(1)
   Ap = A - A.min(axis=(1, 2), keepdims=True) + 1.0
-  M = np.zeros((G, n + k, n + k))
-  M[:, :n, :n] = np.eye(n) * (1.0 - s)[:, :, None]
-  M[:, :n, n:] = s[:, :, None] * Ap * t[:, None, :]
-  M[:, n:, :n] = t[:, :, None] * np.swapaxes(Ap, 1, 2) * s[:, None, :]
-  M[:, n:, n:] = np.eye(k) * (1.0 - t)[:, :, None]
-  rhs = np.concatenate([s, t], axis=1)
-  ok = np.ones(G, bool)
-  sol = np.zeros((G, n + k))
-  cond_ok = np.linalg.matrix_rank(M) == n + k if G else np.zeros(0, bool)
-  if np.any(cond_ok):
-    sol[cond_ok] = np.linalg.solve(M[cond_ok], rhs[cond_ok][..., None])[..., 0]
-  ok &= cond_ok
-  u, w = sol[:, :n], sol[:, n:]
-  su, sw = u.sum(1), w.sum(1)
-  ok &= (su > 0) & (sw > 0)
-  ok &= np.all(u >= -1e-12 * np.abs(su)[:, None], axis=1)
-  ok &= np.all(w >= -1e-12 * np.abs(sw)[:, None], axis=1)
-  return _normalize(u), _normalize(w), ok
+  for size in np.unique(ns[ns == nt]):  # one batched solve per support size
+    g = np.flatnonzero((ns == size) & (nt == size))
+    ri = np.argsort(~rows[g], axis=1, kind="stable")[:, :size]  # [h, s]
+    ci = np.argsort(~cols[g], axis=1, kind="stable")[:, :size]
+    sub = Ap[g[:, None, None], ri[:, :, None], ci[:, None, :]]  # [h, s, s]
+    with np.errstate(all="ignore"):
+      cond = np.linalg.cond(sub)
+      good = np.isfinite(cond) & (cond < 1e12)
+      if not good.any():
+        continue
+      one = np.ones((good.sum(), size, 1))
+      w = np.linalg.solve(sub[good], one)[..., 0]
+      u = np.linalg.solve(np.swapaxes(sub[good], 1, 2), one)[..., 0]
+    su, sw = u.sum(1, keepdims=True), w.sum(1, keepdims=True)
+    fine = (np.all(u >= -1e-12 * np.abs(su), 1)
+            & np.all(w >= -1e-12 * np.abs(sw), 1)
+            & (su[:, 0] > 0) & (sw[:, 0] > 0))
+    gg = g[good]
+    xs = np.zeros((len(gg), n))
+    ys = np.zeros((len(gg), k))
+    np.put_along_axis(xs, ri[good], u / su, axis=1)
+    np.put_along_axis(ys, ci[good], w / sw, axis=1)
+    x[gg[fine]] = _normalize(xs[fine])
+    y[gg[fine]] = _normalize(ys[fine])
+    ok[gg[fine]] = True
+  return x, y, ok
 
 
 def newton_regularized(A, x, y, beta, ref_row, ref_col, num_steps=4):

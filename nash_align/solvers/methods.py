@@ -103,6 +103,10 @@ class Method(NamedTuple):
     default_step: step size ``eta`` for payoffs scaled to ``max |A| = 1``.
     supports_beta: whether ``beta > 0`` is handled.
     doc: one-line summary.
+    exact_step: whether the driver's check applies the exact step to the
+      candidates (methods that are exact themselves skip it).
+    check_every: iterations between checks (``None``: the driver's).
+    finished: optional ``state -> bool``: the method has nothing left to do.
   """
 
   init: Callable[..., Any]
@@ -111,6 +115,9 @@ class Method(NamedTuple):
   default_step: float
   supports_beta: bool
   doc: str
+  exact_step: bool = True
+  check_every: Any = None
+  finished: Any = None
 
 
 # ----------------------------------------------------------------------------
@@ -392,7 +399,7 @@ def nash_md() -> Method:
   return Method(init, update, candidates, 0.5, True, "Nash-MD")
 
 
-METHODS = {
+FIRST_ORDER_METHODS = {
     "mirror_prox": mirror_prox(),
     "mmd": mmd(),
     "mwu": mwu(),
@@ -402,8 +409,8 @@ METHODS = {
 }
 
 __all__ = (
+    "FIRST_ORDER_METHODS",
     "Game",
-    "METHODS",
     "Method",
     "mirror_prox",
     "mmd",

@@ -1,0 +1,88 @@
+"""Tests of the NLHF training loop: outputs, resumption, checkpoint errors."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+from nash_align import nlhf
+
+# One tiny configuration shared by every test (one compile of the train step).
+TINY = dict(num_prompts=48, num_candidates=5, hidden_dim=16, batch_size=16,
+            num_steps=40, eval_every=10, checkpoint_every=20, eval_samples=16,
+            learning_rate=1e-2, progress=False, algorithm="nash_rs")
+
+
+def test_train_writes_outputs_and_improves(tmp_path):
+  res = nlhf.train(TINY, str(tmp_path))
+  hist = res["history"]
+  assert [h["step"] for h in hist] == [0, 10, 20, 30, 40]
+  assert hist[0]["win_rate_vs_reference"] == pytest.approx(0.5, abs=1e-6)
+  assert hist[-1]["win_rate_vs_reference"] > 0.5
+  assert hist[-1]["exploitability"] < hist[0]["exploitability"]
+  with open(tmp_path / "metrics.json") as f:
+    final = json.load(f)
+  for k in ("win_rate_vs_reference", "exploitability", "entropy", "steps"):
+    assert k in final
+  assert final["steps"] == 40
+  assert (tmp_path / "metrics.csv").read_text().count("\n") == 6
+  assert glob.glob(str(tmp_path / "tensorboard" / "events.out.tfevents.*"))
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["20", "40"]
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+  full = nlhf.train(TINY, str(tmp_path / "a"))
+  part = nlhf.train(TINY, str(tmp_path / "b"), stop_after=20)
+  assert "steps" not in part and part["final"]["step"] == 20
+  assert not (tmp_path / "b" / "metrics.json").exists()
+  resumed = nlhf.train(TINY, str(tmp_path / "b"))
+  assert resumed["steps"] == 40
+  assert len(resumed["history"]) == len(full["history"])
+  for a, b in zip(full["history"], resumed["history"]):
+    assert a.keys() == b.keys()
+    for k in a:
+      np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+  # A finished run restarted does nothing more and keeps its metrics.
+  again = nlhf.train(TINY, str(tmp_path / "b"))
+  assert again["history"] == resumed["history"]
+
+  # Incompatible configuration: refused, not silently restarted.
+  with pytest.raises(nlhf.CheckpointError, match="different configuration"):
+    nlhf.train(dict(TINY, hidden_dim=8), str(tmp_path / "b"))
+  # Corrupt checkpoint: every file of the latest checkpoint overwritten.
+  latest = tmp_path / "b" / "checkpoints" / "40"
+  for path in glob.glob(str(latest / "**" / "*"), recursive=True):
+    if os.path.isfile(path):
+      with open(path, "wb") as f:
+        f.write(b"\x00garbage")
+  with pytest.raises(nlhf.CheckpointError, match="corrupt"):
+    nlhf.train(TINY, str(tmp_path / "b"))
+
+
+def test_bad_configurations():
+  with pytest.raises(ValueError, match="unknown algorithm 'ppo'"):
+    nlhf.train(dict(TINY, algorithm="ppo"))
+  with pytest.raises(ValueError, match="unknown oracle"):
+    nlhf.train(dict(TINY, oracle="human"))
+  with pytest.raises(ValueError, match="unknown config entries"):
+    nlhf.train(dict(TINY, learning_rat=1.0))
+  with pytest.raises(ValueError, match="multiples of eval_every"):
+    nlhf.train(dict(TINY, num_steps=45))
+  with pytest.raises(ValueError, match="num_candidates must be >= 2"):
+    nlhf.train(dict(TINY, num_candidates=1))
+
+
+def test_experiment_quick_runs(tmp_path):
+  from experiments import nlhf as experiment  # pylint: disable=g-import-not-at-top
+  from experiments.configs import nlhf as config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.get_config("quick")
+  config.update(TINY)
+  text = experiment.run(config, str(tmp_path))
+  assert "nlhf_curves.png" in text and "experiments.nlhf" in text
+  for name in ("metrics.json", "metrics.csv", "nlhf_curves.png",
+               "nlhf_diversity.png"):
+    assert (tmp_path / name).exists(), name
+  with pytest.raises(ValueError, match="unknown preset 'huge'"):
+    config_lib.get_config("huge")
