@@ -18,7 +18,8 @@ Models (``MODELS``):
     heterogeneous population: ``G`` labeler groups, each with Plackett-Luce
     (BTL on pairs) utilities ``w_g = exp(sigma Z)``, ``Z ~ N(0, I_n)`` drawn
     afresh for every sample (``preferences.random_population``), equal group
-    shares; each labeler draws a group, then a PL ranking. ``m = 0`` uses the population limit, the exact
+    shares; each labeler draws a group, then a PL ranking. ``m = 0`` uses
+    the population limit, the exact
     mixture of BTL matrices ``sum_g pi_g w_gi / (w_gi + w_gj)``.
   * ``independent_pairwise``: ``P[i, j] ~ U(0, 1)`` independently for
     ``i < j`` (no labelers; a population-level model).
@@ -90,7 +91,12 @@ def pad_as_losers(P, n):
 
 @functools.lru_cache(maxsize=64)
 def _sampler(model, n, m, mallows_phi, groups, sigma, padded):
-  """``sample(key, n_active) -> P [n, n]`` (cached: one compile per shape)."""
+  """Batched ``sample(key, shape, n_active) -> P [*shape, n, n]`` (cached).
+
+  Batched (``sample.batched = True``): ``montecarlo.estimate`` draws a whole
+  block of samples with one call of the ``preferences`` samplers. Cached, so
+  a sweep reuses one compilation per shape.
+  """
   if model == "impartial_culture":
     base = montecarlo.make_sampler("impartial_culture_counts", n, m)
   elif model == "mallows":
@@ -98,25 +104,34 @@ def _sampler(model, n, m, mallows_phi, groups, sigma, padded):
   elif model == "independent_pairwise":
     base = montecarlo.make_sampler("independent_pairwise", n)
   else:
-    def base(key):
+    def base(key, shape):
       k_w, k_r = jax.random.split(key)
       weights, probs = preferences.random_population(
-          k_w, groups, n, distribution="lognormal", scale=sigma)
+          k_w, groups, n, shape=shape, distribution="lognormal", scale=sigma)
       if m == 0:
         return preferences.population_preference_matrix(weights, probs)
-      rankings = preferences.population_mixture(k_r, weights, probs, m)
+      rankings = preferences.population_mixture(k_r, weights, probs, m,
+                                                shape=shape)
       return preferences.preference_matrix(
           preferences.pairwise_counts(rankings))
 
-  if not padded:
-    return lambda key, n_active: base(key)
-  return lambda key, n_active: pad_as_losers(base(key), n_active)
+  def sample(key, shape, n_active):
+    P = base(key, tuple(shape))
+    if not padded:
+      return P
+    flat = P.reshape((-1, n, n))
+    flat = jax.vmap(pad_as_losers, in_axes=(0, None))(flat, n_active)
+    return flat.reshape(P.shape)
+
+  sample.batched = True
+  return sample
 
 
 def build_sampler(model: str, n: int, m: int, config):
   """``(sample, args)`` for one model, ``n`` responses, ``m`` labelers.
 
-  ``sample(key, *args)`` returns a preference matrix ``[N, N]``: ``N = n``, or
+  ``sample(key, shape, *args)`` returns preference matrices ``[*shape, N, N]``
+  (a batched sampler for ``montecarlo.estimate``): ``N = n``, or
   ``N = max(config.num_alternatives)`` padded by :func:`pad_as_losers` when
   ``config.pad_alternatives`` and the model is in ``PADDABLE``.
 
@@ -212,7 +227,8 @@ def run_cells(config, workdir, statistics, tag):
       row[name + "_low"] = e.low
       row[name + "_high"] = e.high
     common.write_json(path, row)
-    rows.append(json.loads(json.dumps(common._jsonable(row))))  # pylint: disable=protected-access
+    with open(path) as f:  # the row as saved (plain JSON types)
+      rows.append(json.load(f))
     logging.info("[%d/%d] %s m=%d n=%d: %s", idx + 1, len(todo), model, m, n,
                  {k: row[k] for k in statistics if np.ndim(row[k]) == 0})
   return rows

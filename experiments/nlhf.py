@@ -26,8 +26,8 @@ A killed run restarted with the same command resumes from its checkpoints.
 import os
 
 from absl import app
-from absl import logging
 from absl import flags
+from absl import logging
 from flax import nnx
 import jax.numpy as jnp
 from ml_collections import config_flags
@@ -35,6 +35,7 @@ import numpy as np
 
 from experiments import common
 from nash_align import social_choice
+from nash_align.nlhf import metrics as metrics_lib
 from nash_align.nlhf import training as nlhf_train
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
@@ -52,7 +53,7 @@ def _split(value: str) -> list[str]:
 
 
 def _final_policies(result, ids):
-  """``(pi [E, K], mu [E, K], P [E, K, K])`` on eval prompts ``ids``."""
+  """``(pi [E, K], mu [E, K])``: final policy and reference on prompts ``ids``."""
   task = result["task"]
   model = nnx.merge(result["graphdef"], result["params"])
   ref = task.reference_logp(ids)
@@ -125,13 +126,12 @@ def run(config, workdir: str) -> str:
   ids = jnp.asarray(task.eval_prompts)
   eval_oracle = res0["eval_oracle"]  # the truth (not the learned model)
   P = np.asarray(eval_oracle.matrix(ids), np.float64)
-  cw = np.asarray(social_choice.condorcet_winner(jnp.asarray(P))) if hasattr(
-      social_choice, "condorcet_winner") else _condorcet_winner(P)
+  cw = np.asarray(social_choice.condorcet_winner(jnp.asarray(P)))
   no_cw = np.flatnonzero(cw < 0)
   e = int(no_cw[0]) if no_cw.size else 0
-  from nash_align.nlhf import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
   ml = metrics_lib.maximal_lotteries(P[e:e + 1])[0]
-  fig, ax = plt.subplots(figsize=(7, 3.2))
+  fig, (ax, ax2) = plt.subplots(
+      1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
   k = P.shape[-1]
   width = 0.8 / (len(algorithms) + 2)
   _, mu = _final_policies(res0, ids)
@@ -147,6 +147,19 @@ def run(config, workdir: str) -> str:
   ax.set_title(f"{oracle}: held-out prompt {int(ids[e])} "
                f"({'no ' if no_cw.size else ''}Condorcet winner)")
   ax.legend(fontsize=7)
+  # Right: mean support size over held-out prompts (prob > 1e-2).
+  supports = [results[(oracle, a)]["final"]["support_size"]
+              for a in algorithms]
+  ax2.bar(np.arange(len(algorithms)), supports,
+          color=[f"C{i + 1}" for i in range(len(algorithms))])
+  all_ml = metrics_lib.maximal_lotteries(P)
+  ax2.axhline(float(np.mean(np.sum(all_ml > 1e-2, -1))), color="k", ls="--",
+              label="maximal lottery")
+  ax2.axhline(1.0, color="gray", ls=":", lw=0.8)
+  ax2.set_xticks(np.arange(len(algorithms)), algorithms, rotation=30,
+                 fontsize=7)
+  ax2.set_ylabel("mean support size (held-out)")
+  ax2.legend(fontsize=7)
   common.save_figure(fig, os.path.join(workdir, "nlhf_diversity.png"))
 
   table = [dict(oracle=o, algorithm=a,
@@ -154,7 +167,7 @@ def run(config, workdir: str) -> str:
                    ("win_rate_vs_reference", "exploitability", "entropy",
                     "support_size", "lottery_agreement")})
            for (o, a), r in results.items()]
-  presets = ("quick" if len(pairs) == 1 else "paper")
+  command = _command(config)
   return (
       "## NLHF fine-tuning of a policy head\n\n"
       "Policy head (flax NNX) trained against preference oracles with Nash "
@@ -165,14 +178,23 @@ def run(config, workdir: str) -> str:
       "\n![win rate and exploitability](nlhf_curves.png)\n\n"
       "![policies on a prompt without a Condorcet winner]"
       "(nlhf_diversity.png)\n\n"
-      "Reproduce: `python -m experiments.nlhf "
-      f"--config=experiments/configs/nlhf.py:{presets} --workdir=DIR`\n")
+      f"Reproduce: `{command}`\n")
 
 
-def _condorcet_winner(P):
-  beats = (P > 0.5).sum(-1)
-  k = P.shape[-1]
-  return np.where(beats.max(-1) == k - 1, beats.argmax(-1), -1)
+def _command(config) -> str:
+  """The command line reproducing ``config`` (nearest preset + overrides)."""
+  from experiments.configs import nlhf as config_lib  # pylint: disable=g-import-not-at-top
+  mine = config.to_dict()
+  best = None
+  for preset in ("quick", "paper"):
+    ref = config_lib.get_config(preset).to_dict()
+    diff = {k: v for k, v in mine.items() if ref.get(k) != v}
+    if best is None or len(diff) < len(best[1]):
+      best = (preset, diff)
+  preset, diff = best
+  flags_ = "".join(f" --config.{k}={v}" for k, v in sorted(diff.items()))
+  return ("python -m experiments.nlhf --config=experiments/configs/nlhf.py:"
+          f"{preset}{flags_} --workdir=DIR")
 
 
 def main(argv):

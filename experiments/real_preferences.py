@@ -207,9 +207,9 @@ def _figures(results, workdir, config) -> tuple[str, str]:
     show = show[np.argsort(-ml[show], kind="stable")][:12]
     x = np.arange(show.size)
     ax.bar(x, ml[show], color="tab:blue", alpha=0.7, label="maximal lottery")
-    ax.errorbar(x, np.asarray(boot["mean"])[show],
-                yerr=[np.asarray(boot["mean"])[show] - low[show],
-                      high[show] - np.asarray(boot["mean"])[show]],
+    mean = np.asarray(boot["mean"])[show]
+    yerr = np.maximum(np.stack([mean - low[show], high[show] - mean]), 0.0)
+    ax.errorbar(x, mean, yerr=yerr,
                 fmt="o", color="k", ms=3, capsize=3,
                 label=f"bootstrap mean, {int(100 * config.confidence)}% "
                 "interval")

@@ -38,7 +38,7 @@ PRESETS = ("quick", "paper")
 
 
 def _relink(section: str, name: str) -> str:
-  """Rewrites relative figure/file links of a section to live under ``name/``."""
+  """Rewrites a section's relative links to point under ``name/``."""
 
   def fix(match):
     text, target = match.group(1), match.group(2)

@@ -1,4 +1,4 @@
-r"""Does RLHF's Bradley-Terry reward respect pairwise majority? (arXiv:2506.12350)
+r"""Does RLHF's Bradley-Terry reward respect pairwise majority? (2506.12350)
 
 Xiao, Shi, Liu, Long and Su, "Theoretical Tensions in RLHF" (arXiv:2506.12350)
 argue that the reward model fitted by RLHF, although it can violate pairwise
@@ -72,6 +72,8 @@ METHODS = ("bt", "majority")
 METHOD_LABELS = {"bt": "BT reward (RLHF)",
                  "majority": "modified (majority-label BT)"}
 # Scores closer than this count as tied (a tie never counts as agreement).
+# Newton converges quadratically: Borda-tied responses get scores within
+# ~1e-7 of each other, distinct ones differ by > 1e-2 at these sizes.
 SCORE_TOL = 1e-4
 # Per-profile indicators summed per cell.
 SUMS = ("profiles", "cond", "cw", "cw_cond", "linear", "linear_cond",
@@ -272,13 +274,22 @@ def summarise(sums, confidence):
 
 
 def run_cells(config, workdir):
-  """Runs every (model, m, n) cell, resuming from saved per-cell JSON."""
+  """Runs every (model, m, n) cell, resuming from saved per-cell JSON.
+
+  Each cell is written atomically to ``workdir/cells/`` when it finishes and
+  skipped when already there, so a killed sweep resumes where it stopped.
+  """
   _check_config(config)
   rows = []
   cells = [(model, int(m), int(n)) for model in config.models
            for m in config.num_voters for n in config.num_alternatives]
+  # Saved cells are reused only by a run with the same sampling settings.
+  fingerprint = zlib.crc32(json.dumps(
+      {k: config[k] for k in PARAMS + ("seed", "num_samples", "chunk_size")},
+      sort_keys=True).encode())
   for idx, (model, m, n) in enumerate(cells):
-    path = os.path.join(workdir, "cells", f"rlhf_{model}_m{m}_n{n}.json")
+    path = os.path.join(workdir, "cells",
+                        f"rlhf_{model}_m{m}_n{n}_{fingerprint:08x}.json")
     if os.path.exists(path):
       with open(path) as f:
         rows.append(json.load(f))
@@ -290,7 +301,8 @@ def run_cells(config, workdir):
     row["sums"] = sums
     row["seconds"] = round(time.perf_counter() - start, 3)
     common.write_json(path, row)
-    rows.append(json.loads(json.dumps(common._jsonable(row))))  # pylint: disable=protected-access
+    with open(path) as f:
+      rows.append(json.load(f))
     logging.info("[%d/%d] %s m=%d n=%d: bt_cw=%.3f maj_cw=%.3f", idx + 1,
                  len(cells), model, m, n, row["bt_cw_all"],
                  row["majority_cw_all"])

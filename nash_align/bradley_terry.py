@@ -1,9 +1,9 @@
-r"""Bradley-Terry reward models fitted to pairwise win counts, and a majority fix.
+r"""Bradley-Terry rewards fitted to pairwise win counts, and a majority fix.
 
 RLHF's reward-modelling step fits a Bradley-Terry (BT) model
 ``Pr(i beats j) = sigma(r_i - r_j)`` by maximum likelihood to pairwise
-judgments (arXiv:2506.12350, Xiao, Shi, Liu, Long and Su, "Theoretical
-Tensions in RLHF", Section on reward modelling). On a finite set of ``n``
+judgments (the setting of arXiv:2506.12350, Xiao, Shi, Liu, Long and Su,
+"Theoretical Tensions in RLHF"). On a finite set of ``n``
 responses the reward is a vector of log-strengths ``r`` ``[n]`` and the data
 are win counts ``c[i, j]`` = number of judgments with ``i`` above ``j``.
 
@@ -14,13 +14,14 @@ This module provides
   ``lax.while_loop``; jit- and vmap-compatible, any leading batch shape.
 * :func:`log_likelihood`, :func:`win_probabilities`, :func:`ranking`,
   :func:`mle_exists` (Zermelo/Ford condition).
-* The consistency conditions behind the paper's positive result, stated and
+* Conditions on the profile under which the BT reward is pairwise-majority
+  and Condorcet consistent (the kind of result the paper proves), stated and
   proved below in a self-contained way: :func:`is_balanced`,
   :func:`satisfies_majority_dominance`,
   :func:`is_strongly_stochastically_transitive`.
-* The modified reward objective that restores pairwise-majority and Condorcet
-  consistency for *every* profile: :func:`majority_counts`,
-  :func:`majority_objective`, :func:`fit_majority`.
+* A modified reward objective that restores pairwise-majority and Condorcet
+  consistency for *every* profile (the paper's second claim):
+  :func:`majority_counts`, :func:`majority_objective`, :func:`fit_majority`.
 
 Math (all sums over ``i != j``; ``N_ij = c_ij + c_ji``; ``sigma`` logistic):
 
@@ -49,14 +50,14 @@ exceeds the one for ``k``), hence
 
   *Fact 1 (BT = Borda).* For balanced counts and any ``lambda >= 0`` (when the
   maximiser exists) ``r_i > r_k  <=>  W_i > W_k`` and ``r_i = r_k <=> W_i =
-  W_k``: the BT reward ranks by Borda score (Siththaranjan et al., 2024, also
-  used by arXiv:2506.12350).
+  W_k``: the BT reward ranks by Borda score (Siththaranjan et al., 2024).
 
 Borda is not Condorcet consistent, so neither is RLHF's reward in general:
 with 51 labelers ``a > b > c`` and 49 labelers ``b > c > a``, ``a`` is the
-Condorcet winner but BT ranks ``b`` first (tested). The paper's first result
-is that consistency *does* hold under mild, empirically plausible conditions
-on the profile. The condition implemented here is
+Condorcet winner but BT ranks ``b`` first (tested). The paper's first claim
+(abstract) is that consistency *does* hold under mild, empirically plausible
+assumptions on the profile. The condition implemented here (ours; see the
+provenance note) is
 
   *Majority dominance* (:func:`satisfies_majority_dominance`): whenever a
   majority prefers ``i`` to ``j`` (``P_ij > 1/2``), ``i`` does at least as
@@ -76,17 +77,20 @@ max(P_ij, P_jk)``) implies majority dominance, and when no pair is tied
 equivalent: dominance for the pair ``(i, j)`` at ``k`` gives ``P_ik >= P_jk``
 and for the pair ``(j, k)`` at ``i`` gives ``P_ik >= P_ij``. SST holds for
 every Bradley-Terry-Luce/Plackett-Luce population and for Mallows
-populations, which is why the condition is "mild" in the paper's sense; it is
+populations (both tested), so it is mild for homogeneous populations; it is
 a condition on the whole profile, though, and finite samples (more so for
 larger ``n``), mixtures of opposed groups and near-indifferent populations
 often violate it (``experiments/rlhf_majority.py`` measures how often).
 
-**The modified objective.** The paper's remedy is to change what the reward
-is fitted to, not the model. :func:`fit_majority` fits BT to the *pairwise
-majority labels* ``M_ij = 1[c_ij > c_ji] + 1/2 * 1[c_ij = c_ji > 0]``, one
-vote per judged pair, with a ridge term ``lambda > 0`` (majority labels of a
-transitive majority are perfectly separable, so an unpenalised maximiser does
-not exist):
+**The modified objective.** The paper's abstract states that a slight
+modification of the reward-modelling objective ensures pairwise-majority or
+Condorcet consistency under general profiles. The modification implemented
+here keeps the BT model and changes what it is fitted to: :func:`fit_majority`
+fits BT to the *pairwise majority labels*
+``M_ij = 1[c_ij > c_ji] + 1/2 * 1[c_ij = c_ji > 0]``, one vote per judged
+pair, with a ridge term ``lambda > 0`` (majority labels of a transitive
+majority are perfectly separable, so an unpenalised maximiser does not
+exist):
 
 .. math::
 
@@ -103,11 +107,13 @@ score, for *every* profile in which all pairs are judged:
   the modified objective is pairwise-majority consistent and Condorcet
   consistent under general preference profiles.
 
-Note on provenance: only the abstract of arXiv:2506.12350v1 could be
-retrieved from the stored copy used to write this module, so the paper's own
-assumption and theorem numbers are not quoted; the conditions and facts above
-are stated and proved here and every one of them is checked numerically in
-``tests/test_bradley_terry.py``.
+Note on provenance: only the title page and abstract of arXiv:2506.12350v1
+could be retrieved from the stored copy available when this module was
+written, so the paper's own assumptions, objective and theorem numbers are
+NOT quoted and may differ from the ones here (a reviewer with the full text
+should compare them). The condition (majority dominance / SST), the modified
+objective (majority-label BT) and Facts 1-3 are stated and proved here, and
+each is checked numerically in ``tests/test_bradley_terry.py``.
 
 References: R. A. Bradley and M. E. Terry (1952); L. R. Ford (1957) for
 existence; D. R. Hunter, "MM algorithms for generalized Bradley-Terry models",
@@ -193,10 +199,10 @@ def _check_counts(counts: Any, name: str, validate: bool) -> int:
   return n
 
 
-def _eye(x: Array, extra: int = 0) -> Array:
-  """Bool identity ``[1, ..., 1, n, n]`` of the same rank as ``x`` plus ``extra``."""
+def _eye(x: Array) -> Array:
+  """Bool identity ``[1, ..., 1, n, n]`` of the same rank as ``x``."""
   n = x.shape[-1]
-  return jnp.eye(n, dtype=bool).reshape((1,) * (x.ndim - 2 + extra) + (n, n))
+  return jnp.eye(n, dtype=bool).reshape((1,) * (x.ndim - 2) + (n, n))
 
 
 def _prepare(counts: Any, dtype: Any) -> Array:
@@ -382,7 +388,9 @@ def fit(counts: Any, num_steps: int = 100, l2: Any = 0.0,
 
 
 def log_likelihood(scores: Any, counts: Any, l2: Any = 0.0) -> Array:
-  r"""Penalised BT log-likelihood ``sum_{i!=j} c_ij log sigma(r_i - r_j) - l2/2 |r|^2``.
+  r"""Penalised BT log-likelihood of ``scores`` on ``counts``.
+
+  ``sum_{i != j} c_ij log sigma(r_i - r_j) - l2 / 2 * |r|^2``.
 
   Args:
     scores: ``[..., n]`` log-strengths.
@@ -564,10 +572,11 @@ def _sst(P: Array, atol: Any) -> Array:
 
 def majority_counts(counts: Any, dtype: Any = None,
                     validate: bool = True) -> Array:
-  r"""Pairwise majority labels ``M`` ``[..., n, n]`` used by the modified objective.
+  r"""Pairwise majority labels ``M`` ``[..., n, n]`` of the modified objective.
 
   .. math::
-    M_{ij} = \mathbb{1}[c_{ij} > c_{ji}] + \tfrac12 \mathbb{1}[c_{ij} = c_{ji} > 0]
+    M_{ij} = \mathbb{1}[c_{ij} > c_{ji}]
+             + \tfrac12 \mathbb{1}[c_{ij} = c_{ji} > 0]
 
   so each judged pair contributes one vote (``M_ij + M_ji = 1``) to the
   majority side, a split vote to an exact tie, and nothing when unjudged.

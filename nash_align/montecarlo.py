@@ -5,10 +5,11 @@ independent preference matrices from a sampler, evaluates one or more
 statistics on each, and returns an :class:`~nash_align.types.Estimate` per
 statistic (mean, standard error, confidence interval, sample count).
 
-Reproducibility. Sample ``i`` (``0 <= i < num_samples``, its global index) is
-drawn with the key ``jax.random.fold_in(key, i)``. This is the per-chunk
-``fold_in`` of the team contract with fixed one-sample chunks: it does not
-depend on how samples are grouped into jitted chunks or split across devices.
+Reproducibility. Samples are drawn in fixed blocks of ``block_size`` (128):
+block ``b`` uses the key ``jax.random.fold_in(key, b)`` (the per-chunk
+``fold_in`` of the team contract, with chunks of a fixed size). Jitted steps
+process whole blocks and devices get whole blocks, so which samples are drawn
+does not depend on ``chunk_size`` or on the devices.
 The statistics in :data:`STATISTICS` are integer valued (indicators, counts)
 and are accumulated in integers, so their estimates are *bit-identical* for a
 seed whatever ``chunk_size``, the number of devices or hosts. A user statistic
@@ -16,23 +17,27 @@ with floating-point values is summed in float64 per chunk; its estimate is then
 identical up to float64 rounding of the summation order.
 
 Memory. Work is done in jitted chunks of ``chunk_size`` samples (the last one
-padded and masked, so there is one compilation); only per-statistic sums stay
-on the host, so memory is flat in ``num_samples``.
+padded and masked, so there is one compilation); inside a chunk each device
+runs its blocks one at a time (``lax.map``), and only per-statistic sums stay
+on the host, so memory is that of one block, flat in ``num_samples``.
 
-Scale-out. Each chunk's sample indices are sharded over a 1-D
-``jax.sharding.Mesh`` of all devices (``NamedSharding(mesh, P("samples"))``);
-the samples and statistics run where their indices live and XLA all-reduces the
-integer sums. Multi-host runs call ``jax.distributed.initialize()`` first; then
-``jax.devices()`` lists every host's devices, each process builds the same
-chunk indices and feeds its addressable shards (``jax.make_array_from_callback``)
-and every process gets the same replicated sums.
+Scale-out. Each chunk's block indices are sharded over a 1-D
+``jax.sharding.Mesh`` of all devices (``NamedSharding(mesh, P("samples"))``)
+and processed with ``jax.shard_map``: each device draws its blocks and
+evaluates the statistics, and the integer sums are ``psum``-ed. Multi-host
+runs call ``jax.distributed.initialize()`` first; then ``jax.devices()`` lists
+every host's devices, each process builds the same chunk of block indices and
+feeds its addressable shards
+(``jax.make_array_from_callback``) and every process gets the same replicated
+sums.
 
 Intervals. Probabilities (boolean statistics and histogram bins) get the
 Wilson score interval (Wilson, 1927), which keeps its coverage near 0 and 1
 where the Wald interval collapses:
 
 .. math::
-  \\frac{\\hat p + z^2/2N \\pm z\\sqrt{\\hat p(1-\\hat p)/N + z^2/4N^2}}{1 + z^2/N}.
+  \\frac{\\hat p + z^2/2N
+        \\pm z\\sqrt{\\hat p(1-\\hat p)/N + z^2/4N^2}}{1 + z^2/N}.
 
 Real-valued statistics get the normal interval ``mean +- z * stderr``.
 
@@ -68,8 +73,8 @@ __all__ = (
     "wilson_interval",
 )
 
-# Samples are indexed by uint32: at most 2**32 - 1 samples per call.
-_MAX_SAMPLES = 2**32 - 1
+# Samples are indexed by uint32: at most 2**31 samples per call.
+_MAX_SAMPLES = 2**31
 # An alternative is in the support of an equilibrium strategy when its
 # probability exceeds this (see ``nash_mixed``).
 DEFAULT_SUPPORT_TOL = 1e-3
@@ -198,8 +203,8 @@ def _check_int(value, name, minimum):
 
 def make_sampler(name: str, num_alternatives: int | None = None,
                  num_voters: int | None = None, dtype=None,
-                 **params) -> Callable[[jax.Array], jax.Array]:
-  """Builds ``sample(key) -> P [n, n]`` from a sampler of ``preferences``.
+                 **params) -> Callable[..., jax.Array]:
+  """Builds ``sample(key, shape=()) -> P [*shape, n, n]`` from ``preferences``.
 
   Rankings ``[m, n]`` go through ``preferences.pairwise_counts`` and counts
   through ``preferences.preference_matrix``; matrix samplers are used as they
@@ -215,7 +220,9 @@ def make_sampler(name: str, num_alternatives: int | None = None,
       ``group_weights``, ``group_probs``, ``a``, ``b``, ...).
 
   Returns:
-    A function of one key returning one preference matrix ``[n, n]``.
+    A batched sampler (attribute ``batched = True``): ``sample(key, shape)``
+    draws ``[*shape, n, n]`` preference matrices with one call of the
+    ``preferences`` sampler, so its own memory blocking applies.
 
   Raises:
     ValueError: unknown name, ``n < 2``, ``m < 1`` or missing arguments.
@@ -246,28 +253,25 @@ def make_sampler(name: str, num_alternatives: int | None = None,
     raise ValueError(f"sampler {name!r} is not available in "
                      "nash_align.preferences in this checkout.")
 
-  if name in ("impartial_culture", "impartial_culture_counts"):
-    draw = lambda key: fn(key, m, n, **params)
-  elif name == "mallows":
-    draw = lambda key: fn(key, m, n, **params)
+  if name in ("impartial_culture", "impartial_culture_counts", "mallows"):
+    draw = lambda key, shape: fn(key, m, n, shape=shape, **params)
   elif name == "plackett_luce":
-    draw = lambda key: fn(key, params["weights"], m)
+    draw = lambda key, shape: fn(key, params["weights"], m, shape=shape)
   elif name == "population_mixture":
-    draw = lambda key: fn(key, params["group_weights"], params["group_probs"],
-                          m)
-  elif name == "independent_pairwise":
-    draw = lambda key: fn(key, n, dtype=dtype, **params)
-  else:  # random_tournament
-    draw = lambda key: fn(key, n, dtype=dtype, **params)
+    draw = lambda key, shape: fn(key, params["group_weights"],
+                                 params["group_probs"], m, shape=shape)
+  else:  # independent_pairwise, random_tournament
+    draw = lambda key, shape: fn(key, n, shape=shape, dtype=dtype, **params)
 
-  def sample(key):
-    x = draw(key)
+  def sample(key, shape=()):
+    x = draw(key, tuple(shape))
     if kind == "rankings":
       x = preferences.pairwise_counts(x)
     if kind != "matrix":
       x = preferences.preference_matrix(x, dtype=dtype)
     return x
 
+  sample.batched = True
   return sample
 
 
@@ -388,16 +392,32 @@ def _resolve_statistics(statistics) -> dict[str, StatisticSpec]:
   return specs
 
 
-def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples, args):
-  """Per-statistic sums (and sums of squares) over one chunk of indices."""
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
-  valid = idx < num_samples  # [B]
-  x = jax.vmap(lambda k: sample_fn(k, *args))(keys)
+def _block_sampler(sample_fn, block_size):
+  """``draw(block_key, *args) -> x [block_size, ...]`` for one sample block."""
+  if getattr(sample_fn, "batched", False):
+    return lambda key, *args: sample_fn(key, (block_size,), *args)
+
+  def draw(key, *args):
+    keys = jax.vmap(lambda j: jax.random.fold_in(key, j))(
+        jnp.arange(block_size, dtype=jnp.uint32))
+    return jax.vmap(lambda k: sample_fn(k, *args))(keys)
+
+  return draw
+
+
+def _block_sums(draw, specs, n_bins, block_size, key, block, num_samples,
+                args):
+  """Per-statistic sums (and sums of squares) over one block of samples."""
+  x = draw(jax.random.fold_in(key, block), *args)
+  index = block * jnp.uint32(block_size) + jnp.arange(block_size,
+                                                      dtype=jnp.uint32)
+  valid = index < num_samples  # [S]
   out = {}
   for name, spec in specs.items():
-    v = jax.vmap(spec.fn)(x)
+    v = jax.vmap(spec.fn)(x)  # [S]
     if spec.kind == "histogram":
-      one_hot = (v[:, None] == jnp.arange(n_bins[name])[None, :]) & valid[:, None]
+      bins = jnp.arange(n_bins[name])[None, :]
+      one_hot = (v[:, None] == bins) & valid[:, None]  # [S, n + 1]
       out[name] = (jnp.sum(one_hot, axis=0, dtype=jnp.int32), None)
     elif jnp.issubdtype(v.dtype, jnp.bool_) or jnp.issubdtype(
         v.dtype, jnp.integer):
@@ -410,18 +430,18 @@ def _chunk_sums(sample_fn, specs, n_bins, key, idx, num_samples, args):
   return out
 
 
-def _kinds_and_bins(sample_fn, specs, key, args):
+def _kinds_and_bins(draw, specs, key, args):
   """Resolves ``auto`` kinds and histogram bins from abstract evaluation."""
-  x = jax.eval_shape(lambda k: sample_fn(k, *args), key)
+  x = jax.eval_shape(lambda k: draw(k, *args), key)
   kinds, bins = {}, {}
   leaves = jax.tree_util.tree_leaves(x)
-  n = leaves[0].shape[-1] if leaves and leaves[0].ndim else 1
+  n = leaves[0].shape[-1] if leaves and leaves[0].ndim > 1 else 1
   for name, spec in specs.items():
-    v = jax.eval_shape(spec.fn, x)
-    if v.shape != ():
+    v = jax.eval_shape(jax.vmap(spec.fn), x)
+    if v.shape[1:] != ():
       raise ValueError(
           f"statistic {name!r} must return a scalar per sample, got shape "
-          f"{v.shape}.")
+          f"{v.shape[1:]}.")
     kind = spec.kind
     if kind == "auto":
       kind = "probability" if v.dtype == jnp.bool_ else "mean"
@@ -441,9 +461,17 @@ _STEP_CACHE: dict[Any, Any] = {}
 _STEP_CACHE_SIZE = 64
 
 
-def _jitted_step(sample_fn, spec_items, bin_items, typed_key, key_impl):
-  """One jitted chunk step, reused across calls with the same functions."""
-  cache_key = (sample_fn, spec_items, bin_items, typed_key, key_impl)
+def _jitted_step(sample_fn, block_size, spec_items, bin_items, typed_key,
+                 key_impl, devices):
+  """One jitted chunk step, reused across calls with the same functions.
+
+  The chunk is ``[num_blocks]`` block indices, sharded over a 1-D mesh of
+  ``devices`` with ``shard_map``; each device runs its blocks one after the
+  other (``lax.map``, memory of one block) and the per-device sums are
+  ``psum``-ed, so every device (and host) ends with the same totals.
+  """
+  cache_key = (sample_fn, block_size, spec_items, bin_items, typed_key,
+               key_impl, tuple(devices))
   try:
     step = _STEP_CACHE.get(cache_key)
   except TypeError:  # unhashable user statistic
@@ -451,10 +479,22 @@ def _jitted_step(sample_fn, spec_items, bin_items, typed_key, key_impl):
   if step is not None:
     return step
   specs, bins = dict(spec_items), dict(bin_items)
+  draw = _block_sampler(sample_fn, block_size)
+  mesh = jax.sharding.Mesh(np.asarray(devices), ("samples",))
+  spec_p = jax.sharding.PartitionSpec
 
-  def chunk_fn(kd, idx, n_cap, args):
+  def chunk_fn(kd, blocks, n_cap, args):
     k = jax.random.wrap_key_data(kd, impl=key_impl) if typed_key else kd
-    return _chunk_sums(sample_fn, specs, bins, k, idx, n_cap, args)
+
+    def local(local_blocks):
+      sums = jax.lax.map(
+          lambda b: _block_sums(draw, specs, bins, block_size, k, b, n_cap,
+                                args), local_blocks)
+      sums = jax.tree_util.tree_map(lambda t: jnp.sum(t, axis=0), sums)
+      return jax.lax.psum(sums, "samples")
+
+    return jax.shard_map(local, mesh=mesh, in_specs=spec_p("samples"),
+                         out_specs=spec_p(), check_vma=False)(blocks)
 
   step = jax.jit(chunk_fn)
   if cache_key is not None:
@@ -464,11 +504,12 @@ def _jitted_step(sample_fn, spec_items, bin_items, typed_key, key_impl):
   return step
 
 
-def _device_put_indices(idx_np, sharding):
-  if sharding is None:
-    return jnp.asarray(idx_np)
-  return jax.make_array_from_callback(idx_np.shape, sharding,
-                                      lambda index: idx_np[index])
+def _device_put_blocks(blocks_np, devices):
+  sharding = jax.sharding.NamedSharding(
+      jax.sharding.Mesh(np.asarray(devices), ("samples",)),
+      jax.sharding.PartitionSpec("samples"))
+  return jax.make_array_from_callback(blocks_np.shape, sharding,
+                                      lambda index: blocks_np[index])
 
 
 def _to_host(x):
@@ -485,6 +526,7 @@ def estimate(key: jax.Array,
              num_samples: int,
              chunk_size: int = 4096,
              *,
+             block_size: int = 128,
              num_alternatives: int | None = None,
              num_voters: int | None = None,
              sampler_params: Mapping[str, Any] | None = None,
@@ -497,24 +539,34 @@ def estimate(key: jax.Array,
              progress: bool | None = None) -> dict[str, Estimate]:
   """Estimates statistics of sampled preference matrices, in streaming chunks.
 
-  For each statistic ``s`` returns the sample mean
-  ``(1/N) sum_{i<N} s(P_i)`` with ``P_i = sample(fold_in(key, i))``, its
-  standard error and a ``confidence`` interval (Wilson for probabilities and
-  histogram bins, normal otherwise).
+  For each statistic ``s`` returns the sample mean ``(1/N) sum_{i<N} s(P_i)``,
+  its standard error and a ``confidence`` interval (Wilson for probabilities
+  and histogram bins, normal otherwise). Samples come in fixed blocks of
+  ``block_size``: block ``b`` (samples ``b S .. b S + S - 1``) is drawn from
+  ``fold_in(key, b)`` (a batched sampler draws the whole block with that key;
+  a per-sample one uses ``fold_in(fold_in(key, b), i - b S)`` for sample
+  ``i``), so for a given ``block_size`` the estimate does not depend on
+  ``chunk_size`` or the devices.
 
   Args:
     key: PRNG key; it is consumed.
     sampler: a name in :data:`SAMPLERS` (then pass ``num_alternatives``,
       ``num_voters`` for ranking/count samplers, and ``sampler_params``), or a
-      function ``sample(key) -> x`` of one key returning one sample (a
-      preference matrix ``[n, n]`` for the registered statistics).
+      function ``sample(key, *sampler_args) -> x`` of one key returning one
+      sample (a preference matrix ``[n, n]`` for the registered statistics);
+      a function with attribute ``batched = True`` (as :func:`make_sampler`
+      returns) is called ``sample(key, (block_size,), *sampler_args)`` and
+      returns the block ``[block_size, ...]``.
     statistics: a name in :data:`STATISTICS`, a list of names, or a dict
       ``name -> registered name | callable | StatisticSpec``. A callable maps
       one sample to a scalar: bool -> a probability, number -> a mean.
-    num_samples: ``N >= 1`` samples (at most ``2**32 - 1``); with
+    num_samples: ``N >= 1`` samples (at most ``2**31``); with
       ``target_width`` the most that will be drawn.
-    chunk_size: samples per jitted step (rounded up to a multiple of the
-      device count); memory is ``O(chunk_size)``, flat in ``num_samples``.
+    chunk_size: samples per jitted step (rounded up to whole blocks, a
+      multiple of the device count); memory is that of one block per device,
+      flat in ``num_samples``.
+    block_size: ``S >= 1`` samples drawn together (part of the seed's
+      definition of the samples; the default is fixed).
     num_alternatives: ``n >= 2`` for a named sampler.
     num_voters: ``m >= 1`` labelers for a ranking or count sampler.
     sampler_params: the named sampler's own keyword arguments.
@@ -569,7 +621,7 @@ def estimate(key: jax.Array,
   if num_samples < 1:
     raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
   if num_samples > _MAX_SAMPLES:
-    raise ValueError(f"num_samples must be <= 2**32 - 1 (samples are indexed "
+    raise ValueError(f"num_samples must be <= 2**31 (samples are indexed "
                      f"by uint32), got {num_samples}.")
   chunk_size = _check_int(chunk_size, "chunk_size", 1)
   if not 0.0 < confidence < 1.0:
@@ -577,11 +629,16 @@ def estimate(key: jax.Array,
   if target_width is not None and not 0.0 < target_width <= 1.0:
     raise ValueError(f"target_width must be in (0, 1], got {target_width}.")
   min_samples = _check_int(min_samples, "min_samples", 0)
+  block_size = _check_int(block_size, "block_size", 1)
   num_samples = int(num_samples)
+  if (-(-num_samples // block_size) + 1) * block_size > 2**32 - 1:
+    raise ValueError(f"num_samples = {num_samples} with block_size = "
+                     f"{block_size} overflows the uint32 sample index.")
 
   # --- trace-time checks on shapes -----------------------------------------
   sampler_args = tuple(sampler_args)
-  kinds, bins = _kinds_and_bins(sample_fn, specs, key, sampler_args)
+  kinds, bins = _kinds_and_bins(_block_sampler(sample_fn, block_size), specs,
+                                key, sampler_args)
   specs = {name: dataclasses.replace(spec, kind=kinds[name])
            for name, spec in specs.items()}
 
@@ -590,15 +647,11 @@ def estimate(key: jax.Array,
   if not devices:
     raise ValueError("devices must not be empty.")
   num_devices = len(devices)
-  chunk_size = -(-chunk_size // num_devices) * num_devices
-  chunk_size = min(chunk_size,
-                   -(-num_samples // num_devices) * num_devices)
-  if num_devices > 1:
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("samples",))
-    sharding = jax.sharding.NamedSharding(
-        mesh, jax.sharding.PartitionSpec("samples"))
-  else:
-    sharding = None
+  total_blocks = -(-num_samples // block_size)
+  blocks_per_chunk = -(-chunk_size // block_size)
+  blocks_per_chunk = min(blocks_per_chunk, total_blocks)
+  blocks_per_chunk = -(-blocks_per_chunk // num_devices) * num_devices
+  chunk_size = blocks_per_chunk * block_size
   # The key travels as host data (replicated on every process), re-wrapped
   # inside the step, so the same code runs on one device, many, or many hosts.
   typed_key = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
@@ -609,9 +662,9 @@ def estimate(key: jax.Array,
     key_impl = None
     key_data = np.asarray(key)
 
-  step = _jitted_step(sample_fn, tuple(specs.items()),
+  step = _jitted_step(sample_fn, block_size, tuple(specs.items()),
                       tuple(sorted(bins.items())), typed_key,
-                      None if key_impl is None else str(key_impl))
+                      None if key_impl is None else str(key_impl), devices)
 
   # --- streaming loop -------------------------------------------------------
   totals = {name: None for name in specs}
@@ -629,9 +682,10 @@ def estimate(key: jax.Array,
   try:
     for chunk in range(num_chunks):
       start = chunk * chunk_size
-      idx = np.arange(start, start + chunk_size, dtype=np.uint64)
-      idx = np.minimum(idx, _MAX_SAMPLES).astype(np.uint32)
-      out = step(key_data, _device_put_indices(idx, sharding), n_cap,
+      blocks = np.arange(chunk * blocks_per_chunk,
+                         (chunk + 1) * blocks_per_chunk, dtype=np.uint64)
+      blocks = np.minimum(blocks, total_blocks).astype(np.uint32)
+      out = step(key_data, _device_put_blocks(blocks, devices), n_cap,
                  sampler_args)
       out = jax.tree_util.tree_map(_to_host, out,
                                    is_leaf=lambda x: x is None)

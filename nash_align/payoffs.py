@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nash_align import _validation
+from nash_align import solvers
 from nash_align.types import NashResult
 from nash_align.types import PayoffTransform
 
@@ -314,13 +315,8 @@ class PropertyCheck(NamedTuple):
 
 
 def _solve(A) -> NashResult:
-  """Solves a batch of games; ``solvers.solve`` when it exists, else LP."""
-  from nash_align import solvers  # pylint: disable=g-import-not-at-top
-  solve = getattr(solvers, "solve", None)
-  if solve is not None:
-    return solve(A, fallback="lp")
-  # TODO(lead): temporary fallback until solvers.solve lands.
-  return solvers.solve_lp(np.asarray(A, np.float64))
+  """Solves a batch of games (eager, certified; HiGHS for any left over)."""
+  return solvers.solve(A, fallback="lp")
 
 
 def _pair_matrix(u: jax.Array) -> jax.Array:
@@ -431,7 +427,7 @@ def _check_sizes(num_games, num_alternatives, min_n: int):
   return sizes
 
 
-def _payoff_of(psi, P: jax.Array, atol: float) -> np.ndarray:
+def _payoff_of(psi, P: jax.Array) -> np.ndarray:
   A = np.asarray(psi(P), dtype=np.float64)
   if A.shape != P.shape:
     raise ValueError(f"psi must return [..., n, n] of P's shape {P.shape}, got "
@@ -441,18 +437,20 @@ def _payoff_of(psi, P: jax.Array, atol: float) -> np.ndarray:
   # Loose relative tolerance: float32 rounding of 1 - p is amplified by steep
   # transforms (log-odds near its clip); from_function checks Psi properly.
   if not np.all(np.abs(A + np.swapaxes(A, -1, -2))
-                <= max(atol, 1e-3) * (1 + np.abs(A))):
+                <= 1e-3 * (1 + np.abs(A))):
     raise ValueError("psi must be antisymmetric (Psi(1 - p) = -Psi(p)), so "
                      "that Psi(P) is a skew-symmetric payoff matrix.")
-  return A
+  # Remove the float rounding left in A + A^T: the games are then exactly
+  # skew-symmetric (the certificates and the solver's symmetric path use it).
+  return (A - np.swapaxes(A, -1, -2)) / 2
 
 
 def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
-               violation_fn, atol: float, eq_tol: float) -> PropertyCheck:
+               violation_fn, eq_tol: float) -> PropertyCheck:
   """Samples games of each size, solves them, and applies ``violation_fn``.
 
-  ``violation_fn(A, mask, res) -> (bad [B] bool, reason [B] str-able,
-  certificate [B] float)`` works on numpy arrays.
+  ``violation_fn(A, mask, row, col, gap) -> (bad [B] bool, reason [B],
+  certificate [B] float)`` works on float64 numpy arrays.
   """
   total = 0
   bad_total = 0
@@ -460,9 +458,12 @@ def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
   keys = jax.random.split(key, len(sizes))
   for k, n in zip(keys, sizes):
     P, mask = _sample_games(k, kind, num_games, n)
-    A = _payoff_of(psi, P, atol)
+    A = _payoff_of(psi, P)
     res = _solve(A)
-    bad, reasons, cert = violation_fn(A, np.asarray(mask), res)
+    row = np.asarray(res.row, np.float64)
+    col = np.asarray(res.col, np.float64)
+    gap = np.asarray(res.gap, np.float64)
+    bad, reasons, cert = violation_fn(A, np.asarray(mask), row, col, gap)
     total += num_games
     bad_total += int(bad.sum())
     if first is None and bad.any():
@@ -471,14 +472,13 @@ def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
           counterexample=np.asarray(P[b], np.float64),
           payoff_matrix=A[b],
           planted=np.asarray(mask[b]),
-          equilibrium_row=np.asarray(res.row[b], np.float64),
-          equilibrium_col=np.asarray(res.col[b], np.float64),
-          gap=float(np.asarray(res.gap)[b]),
+          equilibrium_row=row[b],
+          equilibrium_col=col[b],
+          gap=float(gap[b]),
           certificate=float(cert[b]),
           reason=str(reasons[b]),
       )
-  details = dict(kind=kind, num_alternatives=tuple(sizes), atol=atol,
-                 eq_tol=eq_tol)
+  details = dict(kind=kind, num_alternatives=tuple(sizes), eq_tol=eq_tol)
   counterexample = None
   if first is not None:
     counterexample = first.pop("counterexample")
@@ -488,10 +488,12 @@ def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
                        details=details)
 
 
+_TINY = 1e-300
+
+
 def is_condorcet_consistent(psi: PayoffTransform, key, *,
                             num_games: int = 128,
                             num_alternatives: Sequence[int] = (2, 3, 4, 5),
-                            atol: float = 1e-6,
                             eq_tol: float = 1e-4) -> PropertyCheck:
   """Checks that a Condorcet winner is the unique equilibrium of ``Psi(P)``.
 
@@ -499,48 +501,52 @@ def is_condorcet_consistent(psi: PayoffTransform, key, *,
   Condorcet winner ``w`` (other entries uniform or 0/1, random labels),
   solves the games and flags a game when either
 
-  * the exact certificate fails: ``min_{j != w} Psi(P)[w, j] <= atol`` (for
-    skew-symmetric payoffs ``w`` is the unique equilibrium iff this minimum
-    is ``> 0``; see the module docstring), or
-  * the solver's row strategy puts less than ``1 - eq_tol`` on ``w``.
+  * the exact certificate fails: ``c = min_{j != w} Psi(P)[w, j] <= 0`` (for
+    skew-symmetric payoffs ``w`` is the unique equilibrium iff ``c > 0``;
+    see the module docstring), or
+  * the solver contradicts it: a ``g``-optimal row strategy ``x`` (``g`` the
+    duality gap) of such a game has ``1 - x_w <= g / c`` (play column ``w``
+    against ``x``), so ``1 - x_w > eq_tol + g / c`` is a solver error.
 
-  Not jit-able (returns Python objects); sampling and payoffs are batched and
-  each size is solved in one batched call. The key is consumed.
+  The tolerance-free certificate keeps transforms that are tiny near 1/2
+  (e.g. ``power_payoff`` with a large exponent) from being flagged for
+  near-ties a solver cannot resolve. Not jit-able (returns Python objects);
+  sampling and payoffs are batched and each size is solved in one batched
+  call. The key is consumed.
 
   Args:
     psi: payoff transform ``P [..., n, n] -> [..., n, n]`` (antisymmetric).
     key: PRNG key.
     num_games: games per size.
     num_alternatives: sizes ``n >= 2`` to try.
-    atol: certificate tolerance.
-    eq_tol: tolerance on the solver's strategy.
+    eq_tol: slack on the solver's strategy.
 
   Returns:
-    ``PropertyCheck``.
+    ``PropertyCheck``; ``details["certificate"]`` is ``c``.
   """
   _check_psi(psi)
   sizes = _check_sizes(num_games, num_alternatives, 2)
 
-  def violation(A, mask, res):
+  def violation(A, mask, row, col, gap):
+    del col
     # mask marks the winner w: w_row = A[w, :], cert = min_{j != w} A[w, j].
     w_row = np.einsum("bn,bnk->bk", mask.astype(np.float64), A)
     cert = np.min(np.where(mask, np.inf, w_row), axis=-1)
-    mass = np.sum(np.asarray(res.row) * mask, axis=-1)
-    bad_cert = cert <= atol
-    bad_eq = mass < 1 - eq_tol
+    away = 1 - np.sum(row * mask, axis=-1)
+    bad_cert = cert <= 0
+    bad_eq = ~bad_cert & (away > eq_tol + gap / np.maximum(cert, _TINY))
     reasons = np.where(
-        bad_cert, "Psi(P[w, j]) <= 0 for some j: w is not the unique "
-        "equilibrium", "solver equilibrium is not the Condorcet winner")
+        bad_cert, "Psi(P[w, j]) <= 0 for some j: the Condorcet winner w is "
+        "not the unique equilibrium", "solver contradicts the certificate")
     return bad_cert | bad_eq, reasons, cert
 
-  return _run_check(psi, key, "condorcet", num_games, sizes, violation, atol,
+  return _run_check(psi, key, "condorcet", num_games, sizes, violation,
                     eq_tol)
 
 
 def is_smith_consistent(psi: PayoffTransform, key, *,
                         num_games: int = 128,
                         num_alternatives: Sequence[int] = (3, 4, 5, 6),
-                        atol: float = 1e-6,
                         eq_tol: float = 1e-4) -> PropertyCheck:
   """Checks that equilibria of ``Psi(P)`` are supported inside the Smith set.
 
@@ -548,40 +554,43 @@ def is_smith_consistent(psi: PayoffTransform, key, *,
   (``D`` strictly beats its complement; a strict Hamiltonian cycle inside
   ``D`` when ``s >= 3``, a tie when ``s = 2``, so ``D`` is exactly the
   Smith set), solves them and flags a game when the solver's row or column
-  strategy puts more than ``eq_tol`` outside ``D``. The solver's duality gap
-  is reported with the counterexample. The key is consumed.
+  strategy puts mass ``t`` outside ``D`` beyond what its duality gap ``g``
+  allows: with ``c = min_{i in D, j not in D} Psi(P)[i, j]``, every
+  ``g``-optimal strategy has ``t <= g / c`` when ``c > 0`` (from
+  ``sum_j x_j (x^T A)_j = 0``), so a game is flagged when
+  ``t > eq_tol + g / c`` (``c > 0``) or ``t > eq_tol`` (``c <= 0``). A game
+  with ``c <= 0`` whose equilibrium happens to stay in ``D`` is not flagged:
+  this check finds counterexamples, it proves nothing. The key is consumed.
 
   Args:
     psi: payoff transform (antisymmetric).
     key: PRNG key.
     num_games: games per size.
     num_alternatives: sizes ``n >= 2``.
-    atol: antisymmetry tolerance.
-    eq_tol: mass allowed outside the Smith set.
+    eq_tol: slack on the mass outside the Smith set.
 
   Returns:
-    ``PropertyCheck``.
+    ``PropertyCheck``; ``details["certificate"]`` is the mass outside.
   """
   _check_psi(psi)
   sizes = _check_sizes(num_games, num_alternatives, 2)
 
-  def violation(A, mask, res):
-    del A
-    out_row = np.sum(np.asarray(res.row) * ~mask, axis=-1)
-    out_col = np.sum(np.asarray(res.col) * ~mask, axis=-1)
-    out = np.maximum(out_row, out_col)
-    reasons = np.full(out.shape, "equilibrium mass outside the Smith set",
-                      dtype=object)
-    return out > eq_tol, reasons, out
+  def violation(A, mask, row, col, gap):
+    cross = mask[:, :, None] & ~mask[:, None, :]
+    c = np.min(np.where(cross, A, np.inf), axis=(-2, -1))
+    out = np.maximum(np.sum(row * ~mask, axis=-1),
+                     np.sum(col * ~mask, axis=-1))
+    allowed = eq_tol + np.where(c > 0, gap / np.maximum(c, _TINY), 0.0)
+    reasons = np.where(c > 0, "solver contradicts the certificate",
+                       "equilibrium mass outside the Smith set")
+    return out > allowed, reasons, out
 
-  return _run_check(psi, key, "smith", num_games, sizes, violation, atol,
-                    eq_tol)
+  return _run_check(psi, key, "smith", num_games, sizes, violation, eq_tol)
 
 
 def gives_mixed_strategies(psi: PayoffTransform, key, *,
                            num_games: int = 128,
                            num_alternatives: Sequence[int] = (3, 4, 5, 6),
-                           atol: float = 1e-6,
                            eq_tol: float = 1e-4) -> PropertyCheck:
   """Checks that every equilibrium is mixed when there is no Condorcet winner.
 
@@ -590,9 +599,11 @@ def gives_mixed_strategies(psi: PayoffTransform, key, *,
   and flags a game when either
 
   * the exact certificate finds a pure equilibrium: some ``i`` with
-    ``min_j Psi(P)[i, j] >= -atol`` (for skew-symmetric payoffs, pure ``i``
-    is an equilibrium iff its row is nonnegative), or
-  * the solver's row strategy has a probability ``>= 1 - eq_tol``.
+    ``min_j Psi(P)[i, j] >= 0`` (for skew-symmetric payoffs, pure ``i`` is
+    an equilibrium iff its row is nonnegative), or
+  * the solver contradicts it: its row strategy is within ``eq_tol`` of a
+    pure ``e_i`` while its gap is below ``e_i``'s exploitability
+    ``-min_j A[i, j]`` minus ``2 eq_tol max |A|``.
 
   The key is consumed.
 
@@ -601,8 +612,7 @@ def gives_mixed_strategies(psi: PayoffTransform, key, *,
     key: PRNG key.
     num_games: games per size.
     num_alternatives: sizes ``n >= 3``.
-    atol: certificate tolerance.
-    eq_tol: tolerance on the solver's strategy.
+    eq_tol: slack on the solver's strategy.
 
   Returns:
     ``PropertyCheck``; ``details["certificate"]`` is the best pure row's
@@ -611,17 +621,21 @@ def gives_mixed_strategies(psi: PayoffTransform, key, *,
   _check_psi(psi)
   sizes = _check_sizes(num_games, num_alternatives, 3)
 
-  def violation(A, mask, res):
-    del mask
-    cert = np.max(np.min(A, axis=-1), axis=-1)
-    bad_cert = cert >= -atol
-    bad_eq = np.max(np.asarray(res.row), axis=-1) >= 1 - eq_tol
+  def violation(A, mask, row, col, gap):
+    del mask, col
+    worst = np.min(A, axis=-1)  # [B, n]
+    cert = np.max(worst, axis=-1)
+    bad_cert = cert >= 0
+    i = np.argmax(row, axis=-1)
+    near_pure = np.take_along_axis(row, i[:, None], -1)[:, 0] >= 1 - eq_tol
+    expl = -np.take_along_axis(worst, i[:, None], -1)[:, 0]
+    scale = np.max(np.abs(A), axis=(-2, -1))
+    bad_eq = ~bad_cert & near_pure & (gap < expl - 2 * eq_tol * scale)
     reasons = np.where(bad_cert, "a pure strategy is an equilibrium",
-                       "solver returned a pure equilibrium")
+                       "solver contradicts the certificate")
     return bad_cert | bad_eq, reasons, cert
 
-  return _run_check(psi, key, "cycle", num_games, sizes, violation, atol,
-                    eq_tol)
+  return _run_check(psi, key, "cycle", num_games, sizes, violation, eq_tol)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -672,7 +686,7 @@ def is_preference_matching(psi: PayoffTransform, key, *,
   for k, n in zip(jax.random.split(key, len(sizes)), sizes):
     r, P, target = _btl_games(k, num_games, n, scale)
     target = np.asarray(target, np.float64)
-    A = _payoff_of(psi, P, atol)
+    A = _payoff_of(psi, P)
     res = _solve(A)
     cert = np.max(np.einsum("bij,bj->bi", A, target), axis=-1)
     dist = np.sum(np.abs(np.asarray(res.row) - target), axis=-1)
@@ -724,7 +738,7 @@ def is_sign_preserving(psi: PayoffTransform, *,
   p = 0.5 + jnp.arange(1, num_points + 1, dtype=jnp.float32) / (2 * num_points)
   half = jnp.full_like(p, 0.5)
   P = jnp.stack([jnp.stack([half, p], -1), jnp.stack([1 - p, half], -1)], -2)
-  A = _payoff_of(psi, P, 1e-6)
+  A = _payoff_of(psi, P)
   vals = A[:, 0, 1]
   bad = vals <= 0
   details = dict(kind="grid", num_points=num_points,

@@ -34,6 +34,7 @@ import numpy as np
 
 from nash_align import _validation
 from nash_align import payoffs
+from nash_align import solvers
 from nash_align.types import NashResult
 
 __all__ = (
@@ -336,22 +337,6 @@ def borda_scores(P, *, validate: bool = True) -> jax.Array:
   return jnp.sum(jnp.where(_eye(P), 0, P), axis=-1).astype(P.dtype)
 
 
-def _solve(A, **solve_kwargs) -> NashResult:
-  """Calls ``solvers.solve``; falls back to ``solve_lp`` until it exists."""
-  from nash_align import solvers  # pylint: disable=g-import-not-at-top
-  solve = getattr(solvers, "solve", None)
-  if solve is not None:
-    return solve(A, **solve_kwargs)
-  # TODO(lead): temporary fallback while solvers.solve is being written;
-  # remove once it lands (then the lotteries are jit-able).
-  if not _validation.is_concrete(A):
-    raise ValueError(
-        "maximal_lottery/bipartisan_set under jit need solvers.solve, which "
-        "is not available yet; call them eagerly.")
-  kw = {"tol": solve_kwargs["tol"]} if "tol" in solve_kwargs else {}
-  return solvers.solve_lp(A, **kw)
-
-
 def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
   """Maximal lottery: an equilibrium of the symmetric margin game.
 
@@ -373,7 +358,7 @@ def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
     the lottery.
   """
   P = _prepare(P, validate)
-  return _solve(payoffs.margin(P, validate=False), **solve_kwargs)
+  return solvers.solve(payoffs.margin(P, validate=False), **solve_kwargs)
 
 
 def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
@@ -396,5 +381,5 @@ def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
     bool ``[..., n]``.
   """
   P = _prepare(P, validate)
-  res = _solve(payoffs.majority(P, validate=False), **solve_kwargs)
+  res = solvers.solve(payoffs.majority(P, validate=False), **solve_kwargs)
   return jnp.asarray(res.row) > support_tol

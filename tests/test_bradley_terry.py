@@ -314,6 +314,20 @@ def test_conditions_match_brute_force_and_sst_implies_dominance():
   theta = rng.normal(size=(5, N_ALT))
   assert np.all(np.asarray(bt.is_strongly_stochastically_transitive(
       bt.win_probabilities(theta))))
+  # So is any Mallows population (exact pairwise marginals by enumeration).
+  mallows = []
+  for phi in (0.2, 0.7, 0.95):
+    P = np.zeros((N_ALT, N_ALT))
+    for perm in itertools.permutations(range(N_ALT)):
+      pos = np.argsort(perm)
+      above = pos[:, None] < pos[None, :]
+      w = phi ** int(np.sum(np.triu(~above, 1)))  # Kendall distance to id
+      P += w * above
+    P /= P[0, 1] + P[1, 0]
+    np.fill_diagonal(P, 0.5)
+    mallows.append(P)
+  assert np.all(np.asarray(bt.is_strongly_stochastically_transitive(
+      np.stack(mallows), atol=1e-6)))
 
 
 def test_bt_majority_consistent_under_dominance():

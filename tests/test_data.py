@@ -301,6 +301,12 @@ def test_preflib_shipped_against_toc_twin_and_pref_voting(name):
   np.testing.assert_array_equal(e.counts(ties="drop"), support)
 
 
+def test_preflib_apa_names_match_titles():
+  for year in range(1998, 2010):
+    e = na.data.load(f"preflib_apa_{year}")
+    assert e.metadata["TITLE"] == f"APA_{year}"
+
+
 def test_preflib_glasgow_names():
   e = na.data.load("preflib_glasgow")
   assert e.alternatives[:3] == ["Shaukat Butt", "Michael Cobley",
@@ -313,3 +319,290 @@ def test_shipped_files_have_licenses_and_sources():
     names = os.listdir(os.path.join(FILES, folder))
     assert "SOURCE.md" in names
     assert any(x.startswith("LICENSE") for x in names)
+
+
+def test_preference_matrix_and_voter_rankings():
+  ds = na.data.load("vicuna80_human")
+  P = np.asarray(ds.preference_matrix())
+  np.testing.assert_array_equal(
+      P, na.preferences.preference_matrix(ds.counts()))
+  claude = ds.alternatives.index("claude")
+  guanaco = ds.alternatives.index("guanaco-7b")
+  assert P[claude, guanaco] == 0.5 == P[guanaco, claude]
+  e = na.data.load("preflib_apa_1998")
+  np.testing.assert_array_equal(
+      e.preference_matrix(), na.preferences.preference_matrix(e.counts()))
+
+
+def test_soc_voter_rankings_match_pairwise_counts(tmp_path):
+  e = na.data.read_preflib(_preflib(tmp_path, "soc", [
+      "3: 1,2,3", "2: 3,2,1", "1: 2,3,1"]))
+  np.testing.assert_array_equal(
+      na.preferences.pairwise_counts(e.voter_rankings()), e.counts())
+
+
+# ---------------------------------------------------------------- analysis
+def _table(rows, name="t"):
+  """PairwiseJudgments from (prompt, a, b, score) tuples over models 0..n-1."""
+  rows = list(rows)
+  n = 1 + max(max(r[1], r[2]) for r in rows)
+  return na.data.PairwiseJudgments(
+      name=name, alternatives=[f"m{i}" for i in range(n)],
+      prompt=np.array([r[0] for r in rows]),
+      model_a=np.array([r[1] for r in rows]),
+      model_b=np.array([r[2] for r in rows]),
+      score=np.array([r[3] for r in rows], float))
+
+
+def _counts(pairs, n):
+  c = np.zeros((n, n))
+  for (i, j), (w, l) in pairs.items():
+    c[i, j], c[j, i] = w, l
+  return c
+
+
+def test_three_cycles_and_shortest_cycle():
+  # 0 > 1 > 2 > 3 > 0, 0 ~ 2 and 1 ~ 3 unjudged: a 4-cycle, no 3-cycle.
+  c4 = _counts({(0, 1): (2, 1), (1, 2): (2, 1), (2, 3): (2, 1),
+                (3, 0): (2, 1)}, 4)
+  P4 = na.preferences.preference_matrix(c4)
+  assert analysis.three_cycles(P4) == []
+  assert analysis.shortest_cycle(P4) == [0, 1, 2, 3]
+  # Add 2 > 0: the 3-cycle 0 > 1 > 2 > 0 appears and is the shortest.
+  c4[2, 0] = 1
+  P = na.preferences.preference_matrix(c4)
+  assert analysis.three_cycles(P) == [(0, 1, 2)]
+  assert analysis.shortest_cycle(P) == [0, 1, 2]
+  assert int(na.social_choice.count_3cycles(P)) == 1
+  # Against brute force on random tournaments: acyclic iff some order makes
+  # every edge point forward.
+  import itertools  # pylint: disable=g-import-not-at-top
+  T = np.asarray(na.preferences.random_tournament(jax.random.key(3), 5,
+                                                  shape=(30,)))
+  for P in T:
+    G = P > 0.5
+    acyclic = any(all(G[o[a], o[b]] or not G[o[b], o[a]]
+                      for a in range(5) for b in range(a + 1, 5))
+                  for o in itertools.permutations(range(5)))
+    cyc = analysis.shortest_cycle(P)
+    assert (cyc is None) == acyclic
+    if cyc is not None:
+      assert all(G[cyc[t], cyc[(t + 1) % len(cyc)]] for t in range(len(cyc)))
+    assert len(analysis.three_cycles(P)) == int(
+        na.social_choice.count_3cycles(P))
+
+
+def test_analyze_known_cycle_lottery():
+  # P[0,1] = .6, P[1,2] = .7, P[2,0] = .8: margins a=.1, c=.2, b=.3 and the
+  # maximal lottery is proportional to (c, b, a) = (1/3, 1/2, 1/6).
+  c = _counts({(0, 1): (6, 4), (1, 2): (7, 3), (2, 0): (8, 2)}, 3)
+  r = analysis.analyze(c, ["x", "y", "z"])
+  np.testing.assert_allclose(r.maximal_lottery.row, [1 / 3, 1 / 2, 1 / 6],
+                             atol=1e-5)
+  assert r.maximal_lottery_gap < 1e-6 and r.bipartisan_gap < 1e-6
+  lp = na.solvers.solve_lp(r.P - 0.5)
+  np.testing.assert_allclose(r.maximal_lottery.row, lp.row, atol=1e-5)
+  # Majority game of a 3-cycle: uniform bipartisan lottery.
+  np.testing.assert_allclose(r.bipartisan.row, [1 / 3] * 3, atol=1e-5)
+  assert r.condorcet_winner == -1 and r.has_cycle
+  assert r.cycles3 == [(0, 1, 2)] and r.shortest_cycle == [0, 1, 2]
+  assert r.smith_set.all() and r.bipartisan_set.all()
+  s = r.summary()
+  assert s["condorcet_winner"] == "none" and s["cycle"] == "x > y > z > x"
+
+
+def test_analyze_condorcet_winner_and_rankings():
+  # 1 beats everyone; 0 > 2; BT and majority agree.
+  c = _counts({(1, 0): (7, 3), (1, 2): (8, 2), (0, 2): (6, 4)}, 3)
+  r = analysis.analyze(c)
+  assert r.condorcet_winner == 1 and not r.has_cycle
+  np.testing.assert_allclose(r.maximal_lottery.row, [0, 1, 0], atol=1e-6)
+  np.testing.assert_array_equal(r.smith_set, [False, True, False])
+  np.testing.assert_array_equal(r.majority_ranking, [1, 0, 2])
+  np.testing.assert_array_equal(r.bt_ranking, [1, 0, 2])
+  assert r.ranking_distance == 0 and r.bt_converged
+  assert r.shortest_cycle is None and r.cycles3 == []
+  with pytest.raises(ValueError, match="counts must be"):
+    analysis.analyze(np.ones((2, 3)))
+  with pytest.raises(ValueError, match="non-negative"):
+    analysis.analyze(-np.ones((3, 3)))
+
+
+def _smith_brute_force(P):
+  """Smallest nonempty set whose members all strictly beat every outsider."""
+  import itertools  # pylint: disable=g-import-not-at-top
+  n = P.shape[0]
+  for k in range(1, n + 1):
+    for S in itertools.combinations(range(n), k):
+      out = [j for j in range(n) if j not in S]
+      if all(P[i, j] > 0.5 for i in S for j in out):
+        return np.isin(np.arange(n), S)
+
+
+def test_pad_preference_matrix_changes_nothing():
+  Ps = np.asarray(na.preferences.independent_pairwise(jax.random.key(1), 5,
+                                                      shape=(3,)), np.float64)
+  Ps[0] = np.round(Ps[0] * 4) / 4  # some exact ties
+  for P in Ps:
+    Pp = analysis.pad_preference_matrix(P, 12)
+    assert Pp.shape == (12, 12)
+    na._validation.check_preference_matrix(Pp)
+    stats = jax.device_get(analysis._pooled_stats(Pp))
+    G = P > 0.5
+    winners = [i for i in range(5) if all(G[i, j] for j in range(5) if j != i)]
+    assert int(stats["condorcet_winner"]) == (winners[0] if winners else -1)
+    assert bool(stats["has_cycle"]) == (analysis.shortest_cycle(P) is not None)
+    np.testing.assert_array_equal(stats["smith_set"][:5],
+                                  _smith_brute_force(P))
+    assert not np.any(stats["smith_set"][5:])
+    lp = na.solvers.solve_lp(np.asarray(Pp, np.float64) - 0.5)
+    np.testing.assert_allclose(lp.row[5:], 0, atol=1e-9)
+    assert na.solvers.duality_gap(P - 0.5, lp.row[:5], lp.col[:5]) < 1e-9
+  with pytest.raises(ValueError, match="size must be"):
+    analysis.pad_preference_matrix(P, 4)
+
+
+def test_relabelling_permutes_and_duplicating_keeps_results():
+  ds = na.data.load("vicuna80_human")
+  perm = np.array([4, 8, 0, 2, 6, 1, 7, 3, 5])
+  r = analysis.analyze(ds)
+  q = analysis.analyze(ds.relabel(perm))
+  np.testing.assert_allclose(q.P, r.P[perm][:, perm])
+  np.testing.assert_allclose(q.maximal_lottery.row,
+                             r.maximal_lottery.row[perm], atol=1e-6)
+  np.testing.assert_array_equal(q.smith_set, r.smith_set[perm])
+  assert q.alternatives[q.condorcet_winner] == r.alternatives[
+      r.condorcet_winner] == "gpt4"
+  names = lambda res: {frozenset(res.names(c)) for c in res.cycles3}
+  assert names(q) == names(r) == {
+      frozenset({"guanaco-33b", "guanaco-7b", "guanaco-65b"})}
+  np.testing.assert_allclose(q.bt_scores, r.bt_scores[perm], atol=1e-4)
+  # Every judgment twice: counts double, P and the analysis do not change.
+  double = na.data.PairwiseJudgments(
+      name="x2", alternatives=ds.alternatives,
+      prompt=np.concatenate([ds.prompt, ds.prompt]),
+      model_a=np.concatenate([ds.model_a, ds.model_a]),
+      model_b=np.concatenate([ds.model_b, ds.model_b]),
+      score=np.concatenate([ds.score, ds.score]))
+  np.testing.assert_array_equal(double.counts(), 2 * np.asarray(ds.counts()))
+  np.testing.assert_array_equal(double.preference_matrix(),
+                                ds.preference_matrix())
+  d = analysis.analyze(double)
+  np.testing.assert_allclose(d.maximal_lottery.row, r.maximal_lottery.row,
+                             atol=1e-6)
+  assert d.cycles3 == r.cycles3 and d.condorcet_winner == r.condorcet_winner
+
+
+def _cyclic_table(reps=30, prompts=3):
+  rows = []
+  for p in range(prompts):
+    for _ in range(reps // prompts):
+      rows += [(p, 0, 1, 1.0), (p, 1, 2, 1.0), (p, 0, 2, 0.0)]
+  return _table(rows)
+
+
+def test_bootstrap_known_answers():
+  ds = _cyclic_table()
+  b = analysis.bootstrap(jax.random.key(0), ds, 64)
+  # Every resample keeps the unanimous 3-cycle (a pair is dropped with
+  # probability about 3 * e^-10): always a cycle, uniform lottery.
+  assert b.p_cycle.mean == 1.0 and b.p_condorcet_winner.mean == 0.0
+  np.testing.assert_allclose(b.lottery.low, 1 / 3, atol=1e-5)
+  np.testing.assert_allclose(b.lottery.high, 1 / 3, atol=1e-5)
+  assert b.lottery_gap < 1e-6 and b.by == "judgment"
+  again = analysis.bootstrap(jax.random.key(0), ds, 64, by="prompt")
+  assert again.by == "prompt" and again.p_cycle.mean == 1.0
+  with pytest.raises(ValueError, match="by must be"):
+    analysis.bootstrap(jax.random.key(0), ds, 8, by="rater")
+
+
+def test_bootstrap_counts_resample_judgments():
+  # One pair, 40 judgments, 10 won by 0, 4 ties: C*[0, 1] is 1/2 * ties* +
+  # wins* with (wins*, ties*, losses*) ~ Multinomial(40, (10, 4, 26) / 40).
+  rows = ([(0, 0, 1, 1.0)] * 10 + [(0, 0, 1, 0.5)] * 4 +
+          [(0, 0, 1, 0.0)] * 26)
+  ds = _table(rows)
+  c = np.asarray(analysis.bootstrap_counts(jax.random.key(1), ds.units(), 2,
+                                           2000))
+  np.testing.assert_allclose(c.sum((1, 2)), 40)
+  x = c[:, 0, 1]
+  mean = 40 * (10 + 2) / 40
+  var = 40 * (10 / 40 * 1 + 4 / 40 * 0.25 - (12 / 40) ** 2)
+  assert abs(x.mean() - mean) < 4 * np.sqrt(var / 2000)
+  assert abs(x.var() / var - 1) < 0.15
+  # Same key, same resamples; resample r does not depend on how many.
+  c2 = np.asarray(analysis.bootstrap_counts(jax.random.key(1), ds.units(), 2,
+                                            10))
+  np.testing.assert_array_equal(c2, c[:10])
+  c3 = np.asarray(analysis.bootstrap_counts(jax.random.key(1), ds.units(), 2,
+                                            10, chunk_size=4))
+  np.testing.assert_array_equal(c3, c2)
+  # Ballots: every resample has num_voters voters on every pair.
+  e = na.data.load("preflib_education")
+  ce = np.asarray(analysis.bootstrap_counts(jax.random.key(2), e.units(), 12,
+                                            5))
+  np.testing.assert_allclose(ce + np.swapaxes(ce, 1, 2),
+                             np.broadcast_to(15 * (1 - np.eye(12)), ce.shape))
+
+
+def test_per_prompt_cycles_against_brute_force_and_models():
+  cyc = _cyclic_table(reps=6, prompts=6)  # every prompt: a unanimous 3-cycle
+  res = analysis.per_prompt_cycles(jax.random.key(0), cyc, 500,
+                                   models=("bradley_terry",), chunk_size=500)
+  assert res.num_prompts == 6 and res.observed_cycle.mean == 1.0
+  assert res.observed_no_winner.mean == 1.0
+  # The BT fit of a symmetric cycle gives equal strengths: each prompt is a
+  # uniformly random 3-tournament, cyclic with probability 2/8.
+  bt = res.predicted["bradley_terry"]["condorcet_cycle_exists"]
+  assert bt.low <= 0.25 <= bt.high
+  assert res.cycle_examples[0][1] == ["m0", "m1", "m2"]
+  pw, pt = analysis.population_model(cyc, "pooled")
+  np.testing.assert_array_equal(pw, [[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+  np.testing.assert_array_equal(pt, np.zeros((3, 3)))
+  # Real data: the observed share matches a brute-force count.
+  ds = na.data.load("vicuna80_human")
+  ids, per = ds.per_prompt_array()
+  P = np.asarray(na.preferences.preference_matrix(per))
+  res = analysis.per_prompt_cycles(jax.random.key(0), ds, models=())
+  assert res.observed_cycle.mean == pytest.approx(
+      np.mean([analysis.shortest_cycle(p) is not None for p in P]))
+  assert res.predicted == {} and res.num_prompts == len(ids) == 80
+  pw, pt = analysis.population_model(ds, "bradley_terry")
+  off = 1 - np.eye(9)
+  # Win, tie and loss (= the other's win: no position effect) sum to one.
+  np.testing.assert_allclose((pw + pw.T + pt) * off, off, atol=1e-6)
+  np.testing.assert_allclose(pt * off, ds.num_ties / len(ds) * off)
+  with pytest.raises(ValueError, match="kind must be"):
+    analysis.population_model(ds, "mallows")
+
+
+def test_prompt_sampler_follows_design():
+  design = np.zeros((2, 3, 3), np.int32)
+  design[:, 0, 1] = 2  # only pair (0, 1), shown in one order, twice
+  pw = np.zeros((3, 3))
+  pw[0, 1] = 1.0
+  sample = jax.jit(analysis.prompt_sampler(design, pw, np.zeros((3, 3))))
+  P = np.asarray(sample(jax.random.key(0)))
+  np.testing.assert_array_equal(P, [[.5, 1, .5], [0, .5, .5], [.5, .5, .5]])
+
+
+def test_experiment_writes_report_and_resumes(tmp_path):
+  from experiments import real_preferences  # pylint: disable=g-import-not-at-top
+  from experiments.configs import real_preferences as configs  # pylint: disable=g-import-not-at-top
+  config = configs.get_config("quick")
+  config.pairwise_datasets = ("pandalm",)
+  config.preflib_datasets = ("preflib_education",)
+  config.per_prompt_datasets = ()
+  config.num_resamples = 64
+  section = real_preferences.run(config, str(tmp_path))
+  assert "preflib_education" in section and "pandalm" in section
+  for f in ("report.md", "summary.csv", "majority_graphs.png",
+            "lotteries.png", "results/pandalm.json"):
+    assert os.path.getsize(tmp_path / f) > 0
+  with open(tmp_path / "summary.csv") as f:
+    assert len(list(csv.DictReader(f))) == 2
+  stamp = os.path.getmtime(tmp_path / "results/pandalm.json")
+  assert real_preferences.run(config, str(tmp_path)) .startswith("## Real")
+  assert os.path.getmtime(tmp_path / "results/pandalm.json") == stamp
+  with pytest.raises(ValueError, match="Unknown preset 'full'"):
+    configs.get_config("full")

@@ -1,5 +1,7 @@
 """Tests for nash_align.montecarlo: reproducibility, sharding, closed forms."""
 
+import importlib
+import itertools
 import math
 import os
 import subprocess
@@ -11,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import condorcet_cycles
+from experiments import reproduce_figures
 from nash_align import montecarlo as mc
 from nash_align import preferences
 from nash_align import social_choice
@@ -75,24 +79,22 @@ def _assert_same(a, b):
 
 def test_chunk_size_invariance_exact():
   key = jax.random.key(3)
-  ref = mc.estimate(key, _tournament, OWN_STATS, 1000, chunk_size=1000)
+  ref = mc.estimate(key, _tournament, OWN_STATS, 1000, chunk_size=1000,
+                    block_size=16)
   for chunk_size in (1, 77, 256):
-    if chunk_size == 1:
-      # Tiny run just for the degenerate chunk size.
-      a = mc.estimate(key, _tournament, OWN_STATS, 5, chunk_size=1)
-      b = mc.estimate(key, _tournament, OWN_STATS, 5, chunk_size=3)
-      _assert_same(a, b)
-      continue
     _assert_same(ref, mc.estimate(key, _tournament, OWN_STATS, 1000,
-                                  chunk_size=chunk_size))
+                                  chunk_size=chunk_size, block_size=16))
 
 
 def test_matches_direct_computation_on_same_keys():
   key = jax.random.key(11)
   num = 300
-  res = mc.estimate(key, _tournament, OWN_STATS, num, chunk_size=128)
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
-      jnp.arange(num, dtype=jnp.uint32))
+  res = mc.estimate(key, _tournament, OWN_STATS, num, chunk_size=128,
+                    block_size=64)
+  # Sample i is drawn with fold_in(fold_in(key, i // 64), i % 64).
+  keys = jax.vmap(lambda i: jax.random.fold_in(
+      jax.random.fold_in(key, i // 64), i % 64))(
+          jnp.arange(num, dtype=jnp.uint32))
   P = jax.vmap(_tournament)(keys)
   winners = np.asarray(jax.vmap(_own_winner)(P))
   scores = np.asarray(jax.vmap(_own_score0)(P))
@@ -119,9 +121,10 @@ _SHARDED_SCRIPT = textwrap.dedent("""
     from nash_align import montecarlo as mc
     import tests.test_montecarlo as t
     key = jax.random.key(5)
-    four = mc.estimate(key, t._tournament, t.OWN_STATS, 1001, chunk_size=100)
+    four = mc.estimate(key, t._tournament, t.OWN_STATS, 1001, chunk_size=100,
+                       block_size=32)
     one = mc.estimate(key, t._tournament, t.OWN_STATS, 1001, chunk_size=64,
-                      devices=jax.devices()[:1])
+                      block_size=32, devices=jax.devices()[:1])
     t._assert_same(four, one)
     print("SHARDED_OK", four["winner"].mean)
 """)
@@ -140,7 +143,7 @@ def test_four_cpu_devices_same_as_one():
   assert "SHARDED_OK" in proc.stdout
   # And the same numbers as this (single-device) process.
   here = mc.estimate(jax.random.key(5), _tournament, OWN_STATS, 1001,
-                     chunk_size=500, devices=jax.devices()[:1])
+                     chunk_size=500, block_size=32, devices=jax.devices()[:1])
   assert f"SHARDED_OK {here['winner'].mean}" in proc.stdout
 
 
@@ -203,7 +206,6 @@ def test_rankings_pipeline_small_exact_probability():
   _require(social_choice, "condorcet_winner")
   # n = 3, m = 3 voters: of the 6^3 = 216 profiles exactly 12 are cyclic
   # (Condorcet's paradox; brute-force count below), so P(winner) = 17/18.
-  import itertools  # pylint: disable=g-import-not-at-top
   perms = list(itertools.permutations(range(3)))
   cyclic = 0
   for prof in itertools.product(perms, repeat=3):
@@ -237,10 +239,10 @@ def test_nash_mixed_matches_lp_and_condorcet_theorem():
            "nash_mixed_iff_no_condorcet_winner", "support_size"]
   res = mc.estimate(key, "impartial_culture_counts", stats, num,
                     num_alternatives=n, num_voters=m)
+  # The first block of 128 samples, drawn with fold_in(key, 0).
   sample = mc.make_sampler("impartial_culture_counts", n, m)
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
-      jnp.arange(num, dtype=jnp.uint32))
-  P = np.asarray(jax.vmap(sample)(keys), np.float64)
+  P = sample(jax.random.fold_in(key, 0), (128,))[:num]
+  P = np.asarray(P, np.float64)
   lp = solvers.solve_lp(P - 0.5)
   support = np.sum(lp.row > mc.DEFAULT_SUPPORT_TOL, axis=-1)
   np.testing.assert_array_equal(res["nash_mixed"].mean, np.mean(support > 1))
@@ -344,7 +346,6 @@ def test_sampler_args_reuse_one_compilation():
 
 
 def test_pad_as_losers_keeps_statistics():
-  from experiments import condorcet_cycles  # pylint: disable=g-import-not-at-top
   _require(preferences, "independent_pairwise")
   n, size = 5, 8
   P = preferences.independent_pairwise(jax.random.key(0), n, shape=(30,))
@@ -365,7 +366,6 @@ def test_pad_as_losers_keeps_statistics():
 @pytest.mark.parametrize("name", ["condorcet_cycles", "mixed_strategies",
                                   "benchmark_montecarlo"])
 def test_configs_reject_unknown_preset(name):
-  import importlib  # pylint: disable=g-import-not-at-top
   module = importlib.import_module(f"experiments.configs.{name}")
   for preset in ("quick", "paper" if name != "benchmark_montecarlo" else
                  "full"):
@@ -375,7 +375,6 @@ def test_configs_reject_unknown_preset(name):
 
 
 def test_reproduce_figures_rejects_bad_input(tmp_path):
-  from experiments import reproduce_figures  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match="Unknown preset 'huge'"):
     reproduce_figures.run_all("huge", str(tmp_path))
   with pytest.raises(ValueError, match="Unknown experiment 'nope'"):

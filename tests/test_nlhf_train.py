@@ -4,13 +4,15 @@ import glob
 import json
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from nash_align import nlhf
 
 # One tiny configuration shared by every test (one compile of the train step).
-TINY = dict(num_prompts=48, num_candidates=5, hidden_dim=16, batch_size=16,
+TINY = dict(num_prompts=128, num_candidates=5, hidden_dim=16, batch_size=16,
             num_steps=40, eval_every=10, checkpoint_every=20, eval_samples=16,
             learning_rate=1e-2, progress=False, algorithm="nash_rs")
 
@@ -72,6 +74,18 @@ def test_bad_configurations():
     nlhf.train(dict(TINY, num_steps=45))
   with pytest.raises(ValueError, match="num_candidates must be >= 2"):
     nlhf.train(dict(TINY, num_candidates=1))
+  # Custom tasks are validated before training.
+  task = nlhf.oracles.population_task(jax.random.PRNGKey(0), num_prompts=8,
+                                      num_candidates=3)
+  with pytest.raises(ValueError, match="reference must sum to 1"):
+    nlhf.train(TINY, task=task.replace(reference=task.reference * 0.9))
+  with pytest.raises(ValueError, match="prompt_features contains NaN"):
+    nlhf.train(TINY, task=task.replace(
+        prompt_features=task.prompt_features.at[0, 0].set(jnp.nan)))
+  bad = nlhf.EmpiricalOracle(matrices=jnp.full((8, 3, 3), 0.5).at[:, 0, 1]
+                             .set(1.2))
+  with pytest.raises(ValueError, match="not a valid preference oracle"):
+    nlhf.train(TINY, task=task.replace(oracle=bad))
 
 
 def test_experiment_quick_runs(tmp_path):

@@ -77,42 +77,22 @@ def _assert_is_permutation_rows(r):
 # ----------------------------------------------------------------------------
 
 
-def test_impartial_culture_uniform_top_choice_and_rankings():
-  r = pr.impartial_culture(_keys(0), 30000, 5)
-  assert r.shape == (30000, 5) and r.dtype == jnp.int32
+def test_impartial_culture_large_n_two_operand_sort():
+  # n > 256 takes the two-operand sort of full 32-bit keys.
+  r = pr.impartial_culture(_keys(3), 2, 300)
+  assert r.shape == (2, 300) and r.dtype == jnp.int32
   _assert_is_permutation_rows(r)
-  top = np.bincount(np.asarray(r[:, 0]), minlength=5)
-  assert stats.chisquare(top).pvalue > 1e-4
-  # Full law on n = 3: all 6 rankings equally likely.
-  r3 = pr.impartial_culture(_keys(1), 30000, 3)
-  assert _perm_pvalue(r3, {p: 1 / 6 for p in itertools.permutations(
-      range(3))}) > 1e-4
-
-
-def test_impartial_culture_many_alternatives_positions_uniform():
-  # n = 50 packs 26 random bits with a 6-bit index; the position of each
-  # alternative must be uniform over the 50 slots.
-  r = np.asarray(pr.impartial_culture(_keys(2), 50, 50, shape=(80,)))
-  _assert_is_permutation_rows(r)
-  pos = np.argsort(r, axis=-1).reshape(-1, 50)  # [4000, 50]
-  for alt in (0, 17, 49):
-    hist = np.bincount(pos[:, alt], minlength=50)
-    assert stats.chisquare(hist).pvalue > 1e-4
-  # n > 256 takes the two-operand sort.
-  _assert_is_permutation_rows(pr.impartial_culture(_keys(3), 2, 300))
 
 
 def test_tie_breaking_swaps_tied_neighbours_only():
-  index = jnp.array([[0, 1, 2, 3], [0, 1, 2, 3]])
-  hi = jnp.array([[5, 5, 7, 8], [5, 5, 7, 8]], jnp.uint32)
-  coins = jnp.array([1, 0], jnp.uint32)  # bit 0: swap slot 0 or not
-  out = pr._swap_tied_neighbours(None, index, hi, coins)
-  np.testing.assert_array_equal(out, [[1, 0, 2, 3], [0, 1, 2, 3]])
-  # A run of three ties swaps only its first pair: still a permutation.
-  hi3 = jnp.array([[5, 5, 5, 8]], jnp.uint32)
-  out3 = pr._swap_tied_neighbours(None, index[:1], hi3,
-                                  jnp.array([3], jnp.uint32))
-  np.testing.assert_array_equal(out3, [[1, 0, 2, 3]])
+  index = jnp.tile(jnp.arange(4), (3, 1))
+  hi = jnp.array([[5, 5, 7, 8], [5, 5, 7, 8], [5, 5, 5, 8]], jnp.uint32)
+  coins = jnp.array([1, 0, 3], jnp.uint32)  # bit l: swap slots l, l+1 if tied
+  out = jax.jit(pr._swap_tied_neighbours)(index, hi, coins)
+  # Row 0: tie swapped; row 1: coin 0 keeps it; row 2: a run of three ties
+  # swaps only its first pair, so the row stays a permutation.
+  np.testing.assert_array_equal(out, [[1, 0, 2, 3], [0, 1, 2, 3],
+                                      [1, 0, 2, 3]])
 
 
 def _exact_pair_covariance(n):
@@ -126,13 +106,37 @@ def _exact_pair_covariance(n):
   return x.mean(0), np.cov(x.T, bias=True), pairs
 
 
+_IC_M, _IC_N, _IC_NUM = 11, 4, 4000
+
+
+def _ic_rankings():
+  return pr.impartial_culture(_keys(4), _IC_M, _IC_N, shape=(_IC_NUM,))
+
+
+def _ic_counts(key):
+  # block_size=4 streams the 11 voters in 3 blocks (the last one padded).
+  return pr.impartial_culture_counts(key, _IC_M, _IC_N, shape=(_IC_NUM,),
+                                     block_size=4)
+
+
+def test_impartial_culture_uniform_rankings():
+  r = np.asarray(_ic_rankings())
+  assert r.shape == (_IC_NUM, _IC_M, _IC_N) and r.dtype == np.int32
+  r = r.reshape(-1, _IC_N)  # 44,000 rankings
+  _assert_is_permutation_rows(r)
+  top = np.bincount(r[:, 0], minlength=_IC_N)
+  assert stats.chisquare(top).pvalue > 1e-4
+  uniform = {p: 1 / 24 for p in itertools.permutations(range(_IC_N))}
+  assert _perm_pvalue(r, uniform) > 1e-4
+
+
 @pytest.mark.parametrize("sampler", ["rankings", "counts"])
 def test_impartial_culture_counts_law(sampler):
-  m, n, num = 11, 4, 4000
+  m, n, num = _IC_M, _IC_N, _IC_NUM
   if sampler == "rankings":
-    c = pr.pairwise_counts(pr.impartial_culture(_keys(4), m, n, shape=(num,)))
+    c = pr.pairwise_counts(_ic_rankings())
   else:
-    c = pr.impartial_culture_counts(_keys(5), m, n, shape=(num,))
+    c = _ic_counts(_keys(5))
   c = np.asarray(c)
   assert c.shape == (num, n, n) and c.dtype == np.int32
   off = ~np.eye(n, dtype=bool)
@@ -151,12 +155,9 @@ def test_impartial_culture_counts_law(sampler):
   assert cov.min() < 0 < cov[0, 1]
 
 
-def test_impartial_culture_counts_blocks():
-  c = np.asarray(pr.impartial_culture_counts(_keys(6), 11, 4, shape=(3,),
-                                             block_size=4))
-  off = ~np.eye(4, dtype=bool)
-  np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[:, off], 11)
-  np.testing.assert_array_equal(np.diagonal(c, axis1=-2, axis2=-1), 0)
+def test_impartial_culture_counts_default_blocks():
+  c = np.asarray(pr.impartial_culture_counts(_keys(6), 7, 3))
+  np.testing.assert_array_equal(c + c.T, 7 * (1 - np.eye(3, dtype=int)))
 
 
 # ----------------------------------------------------------------------------
@@ -188,10 +189,15 @@ def test_pairwise_counts_large_profile_small_memory():
     p = pos[s:s + 10_000]
     ref += (p[:, :, None] < p[:, None, :]).sum(0)
   np.testing.assert_array_equal(c, ref)
+  # n = 50 packs 26 random bits with a 6-bit index; each alternative's
+  # position must be uniform over the 50 slots.
+  for alt in (0, 17, 49):
+    hist = np.bincount(pos[:, alt], minlength=n)
+    assert stats.chisquare(hist).pvalue > 1e-4
   # Compiled temporaries stay far below one [m, n, n] int32 tensor (1 GB).
   bs, nb = pr._voter_blocks(1, m, n, None)
   compiled = pr._pairwise_counts_kernel.lower(
-      r[None], block_size=bs, num_blocks=nb).compile()
+      r, block_size=bs, num_blocks=nb).compile()
   stats_ = compiled.memory_analysis()
   if stats_ is not None:
     assert stats_.temp_size_in_bytes < 128 * 2 ** 20
@@ -330,22 +336,38 @@ def test_population_mixture_matches_population_matrix():
   assert exact[0, 3] < 0.5 < exact[1, 0]
 
 
-def test_population_mixture_batched_and_random_population():
-  gw, gp = pr.random_population(_keys(14), 3, 5, shape=(2,),
-                                concentration=1.0)
+def _batched_population():
+  gw, gp = pr.random_population(_keys(14), 3, 5, shape=(2,), concentration=1.0)
+  return gw, gp
+
+
+def test_population_mixture_batched():
+  gw, gp = _batched_population()
   assert gw.shape == (2, 3, 5) and gp.shape == (2, 3)
   assert np.all(np.asarray(gw) > 0)
   np.testing.assert_allclose(np.asarray(gp).sum(-1), 1.0, rtol=1e-5)
   r = pr.population_mixture(_keys(15), gw, gp, 7, shape=(2,))
   assert r.shape == (2, 7, 5)
   _assert_is_permutation_rows(r)
-  for dist in ("uniform", "lognormal"):
-    w, p = pr.random_population(_keys(16), 2, 3, distribution=dist)
-    assert w.shape == (2, 3) and np.all(np.asarray(w) > 0)
-    np.testing.assert_allclose(p, [0.5, 0.5])
-  # Exponential weights: mean 1 (a check of the law, 3000 draws).
-  w, _ = pr.random_population(_keys(17), 100, 30)
-  assert abs(float(np.mean(w)) - 1) < 4.5 / math.sqrt(3000)
+  p = pr.population_preference_matrix(gw, gp)
+  assert p.shape == (2, 5, 5)
+  gw, gp = np.asarray(gw, np.float64), np.asarray(gp, np.float64)
+  expected = np.einsum("bg,bgij->bij", gp,
+                       gw[..., :, None] / (gw[..., :, None] + gw[..., None, :]))
+  np.testing.assert_allclose(p, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("distribution,law", [
+    ("exponential", stats.expon()),
+    ("uniform", stats.uniform()),
+    ("lognormal", stats.lognorm(s=0.7)),
+])
+def test_random_population_weight_laws(distribution, law):
+  w, p = pr.random_population(_keys(16), 40, 25, distribution=distribution,
+                              scale=0.7)
+  assert w.shape == (40, 25) and p.shape == (40,)
+  np.testing.assert_allclose(p, 1 / 40)
+  assert stats.kstest(np.asarray(w).ravel(), law.cdf).pvalue > 1e-4
 
 
 # ----------------------------------------------------------------------------
@@ -428,37 +450,36 @@ def test_sample_empirical_binomial_law():
 
 def test_dtypes_follow_x64():
   with jax.enable_x64(True):
-    assert pr.independent_pairwise(_keys(22), 3).dtype == jnp.float64
     assert pr.random_tournament(_keys(22), 3).dtype == jnp.float64
     assert pr.preference_matrix(np.ones((3, 3), np.int32)).dtype == jnp.float64
     assert pr.bradley_terry_matrix(np.ones(3)).dtype == jnp.float64
-    assert pr.impartial_culture(_keys(22), 2, 3).dtype == jnp.int32
-    assert pr.pairwise_counts(np.array([[0, 1, 2]])).dtype == jnp.int32
+    assert pr.impartial_culture_counts(_keys(22), 2, 3).dtype == jnp.int32
     w, p = pr.random_population(_keys(22), 2, 3)
     assert w.dtype == p.dtype == jnp.float64
+  # Without x64 the default is float32; explicit and input dtypes are kept.
+  assert pr.random_tournament(_keys(22), 3).dtype == jnp.float32
   assert pr.preference_matrix(np.ones((3, 3), np.float16)).dtype == jnp.float16
   assert pr.preference_matrix(np.ones((3, 3)), dtype=jnp.bfloat16).dtype == (
       jnp.bfloat16)
   assert pr.bradley_terry_matrix(jnp.ones(3, jnp.bfloat16)).dtype == (
       jnp.bfloat16)
-  assert pr.independent_pairwise(_keys(22), 3).dtype == jnp.float32
 
 
+# Calls with the static arguments of the statistical tests above, so that the
+# eager kernels are already compiled; the jitted wrappers are compiled once.
 _SAMPLER_CALLS = {
-    "impartial_culture": lambda k: pr.impartial_culture(k, 5, 4, shape=(2,)),
-    "impartial_culture_counts":
-        lambda k: pr.impartial_culture_counts(k, 5, 4, shape=(2,)),
-    "mallows": lambda k: pr.mallows(k, 5, 4, 0.5, shape=(2,)),
+    "impartial_culture":
+        lambda k: pr.impartial_culture(k, _IC_M, _IC_N, shape=(_IC_NUM,)),
+    "impartial_culture_counts": _ic_counts,
+    "mallows": lambda k: pr.mallows(k, _MALLOWS_M, 4, 0.5),
     "plackett_luce":
-        lambda k: pr.plackett_luce(k, jnp.arange(1.0, 5.0), 5, shape=(2,)),
+        lambda k: pr.plackett_luce(k, jnp.arange(1.0, 5.0), 20000),
     "population_mixture":
-        lambda k: pr.population_mixture(k, jnp.asarray(_GW), jnp.asarray(_GP),
-                                        5, shape=(2,)),
+        lambda k: pr.population_mixture(k, *_batched_population(), 7,
+                                        shape=(2,)),
     "independent_pairwise":
-        lambda k: pr.independent_pairwise(k, 4, shape=(2,)),
-    "random_tournament": lambda k: pr.random_tournament(k, 4, shape=(2,)),
-    "sample_empirical":
-        lambda k: pr.sample_empirical(k, jnp.ones((4, 4)), 5, shape=(2,)),
+        lambda k: pr.independent_pairwise(k, 5, shape=(600,)),
+    "random_tournament": lambda k: pr.random_tournament(k, 6, shape=(500,)),
 }
 
 
@@ -473,32 +494,40 @@ def test_registry():
 
 
 @pytest.mark.parametrize("name", sorted(_SAMPLER_CALLS))
-def test_jit_vmap_parity(name):
+def test_jit_parity(name):
   call = _SAMPLER_CALLS[name]
   key = _keys(23)
   eager = call(key)
-  jitted = jax.jit(call)(key)
-  np.testing.assert_array_equal(eager, jitted)
-  keys = jax.random.split(key, 3)
-  batched = jax.vmap(call)(keys)
-  for b in range(3):
-    np.testing.assert_array_equal(batched[b], call(keys[b]))
+  np.testing.assert_array_equal(jax.jit(call)(key), eager)
   # Same key, same draw; another key, another draw.
   np.testing.assert_array_equal(call(key), eager)
+  assert not np.array_equal(call(_keys(24)), eager)
+
+
+@pytest.mark.parametrize("name", ["impartial_culture", "mallows"])
+def test_vmap_over_keys(name):
+  small = {
+      "impartial_culture": lambda k: pr.impartial_culture(k, 5, 4),
+      "mallows": lambda k: pr.mallows(k, 5, 4, 0.5),
+  }[name]
+  keys = jax.random.split(_keys(25), 3)
+  batched = jax.vmap(small)(keys)
+  assert batched.shape == (3, 5, 4)
+  for b in range(3):
+    np.testing.assert_array_equal(batched[b], small(keys[b]))
 
 
 def test_jit_parity_downstream():
-  c = pr.pairwise_counts(pr.impartial_culture(_keys(24), 5, 4, shape=(2,)))
-  f = jax.jit(lambda k: pr.preference_matrix(pr.pairwise_counts(
-      pr.impartial_culture(k, 5, 4, shape=(2,)))))
-  np.testing.assert_array_equal(f(_keys(24)), pr.preference_matrix(c))
-  g = jax.jit(pr.bradley_terry_matrix)
+  f = jax.jit(lambda r: pr.preference_matrix(pr.pairwise_counts(r)))
+  r = _ic_rankings()
+  np.testing.assert_array_equal(
+      f(r), pr.preference_matrix(pr.pairwise_counts(r)))
   w = jnp.array([1.0, 2.0, 5.0])
-  np.testing.assert_array_equal(g(w), pr.bradley_terry_matrix(w))
-  h = jax.jit(pr.population_preference_matrix)
-  np.testing.assert_allclose(h(_GW, _GP),
-                             pr.population_preference_matrix(_GW, _GP),
-                             rtol=1e-6)
+  np.testing.assert_array_equal(jax.jit(pr.bradley_terry_matrix)(w),
+                                pr.bradley_terry_matrix(w))
+  np.testing.assert_allclose(
+      jax.jit(pr.population_preference_matrix)(_GW, _GP),
+      pr.population_preference_matrix(_GW, _GP), rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------

@@ -215,10 +215,16 @@ def test_lotteries_against_pref_voting(profiles):
   idx = [b for b, r in enumerate(rankings) if len(r) % 2 == 1][:60]
   ml = sc.maximal_lottery(jnp.asarray(P[idx], jnp.float32))
   bp = np.asarray(sc.bipartisan_set(jnp.asarray(P[idx], jnp.float32)))
-  # Reference: the LP itself (until solvers.solve is in place, ml also uses
-  # solve_lp; pref_voting's own LP is independent).
+  # References: HiGHS (solve_lp) and pref_voting's own LP.
   ref = solvers.solve_lp(P[idx] - 0.5)
   np.testing.assert_allclose(np.asarray(ml.row), ref.row, atol=2e-4)
+  # Maximal lotteries and the bipartisan set lie in the Smith set.
+  smith = _stats(P[idx])["smith"]
+  assert np.all((np.asarray(ml.row) > 1e-6) <= smith)
+  assert np.all(bp <= smith)
+  # Under jit (traced solver path): same lotteries.
+  ml_jit = jax.jit(sc.maximal_lottery)(jnp.asarray(P[idx[:8]], jnp.float32))
+  np.testing.assert_allclose(np.asarray(ml_jit.row), ref.row[:8], atol=2e-3)
   for k, b in enumerate(idx):
     prof = Profile(rankings[b].tolist())
     lot = pv_ml(prof)
@@ -308,11 +314,15 @@ def test_batch_shapes_and_jit():
          sc.has_condorcet_cycle, sc.is_majority_transitive, sc.count_3cycles,
          sc.smith_set, sc.schwartz_set, sc.copeland_scores, sc.borda_scores,
          sc.majority_graph]
-  for f in fns:
-    batched = np.asarray(f(P))
-    single = np.stack([np.asarray(f(p)) for p in P.reshape(6, 4, 4)])
-    np.testing.assert_array_equal(batched.reshape(single.shape), single)
+  flat = _stats(P.reshape(6, 4, 4))  # jitted path, already checked above
+  names = ["cw", "cl", "wcw", "cycle", "trans", "c3", "smith", "schwartz",
+           "copeland", "borda", "graph"]
+  for f, name in zip(fns, names):
+    batched = np.asarray(f(P))  # eager, leading shape [2, 3]
     assert batched.shape[:2] == (2, 3)
+    np.testing.assert_array_equal(batched.reshape(flat[name].shape),
+                                  flat[name])
+    np.testing.assert_array_equal(np.asarray(f(P[1, 2])), flat[name][5])
   assert sc.condorcet_winner(P).dtype == jnp.int32
   assert sc.count_3cycles(P).dtype == jnp.int32
   assert sc.smith_set(P).dtype == jnp.bool_

@@ -43,10 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from nash_align import bradley_terry
+from nash_align import montecarlo
 from nash_align import payoffs
 from nash_align import preferences
 from nash_align import social_choice
 from nash_align import solvers
+from nash_align.data import preflib
 from nash_align.types import Estimate
 from nash_align.types import NashResult
 
@@ -167,7 +169,7 @@ def kendall_tau_distance(r1, r2) -> int:
 
 # Games are padded to these sizes so that one compiled program serves every
 # dataset of up to that many alternatives (see ``pad_preference_matrix``).
-_BUCKETS = (8, 12, 16, 32, 64)
+_BUCKETS = (12, 32, 64)
 
 
 def _bucket(n: int) -> int:
@@ -428,7 +430,7 @@ def _resample(keys, a, b, score, unit, cum_weight, num_alternatives,
 
 
 def bootstrap_counts(key, units, num_alternatives: int, num_resamples: int,
-                     dtype=None) -> jax.Array:
+                     dtype=None, chunk_size: int = 256) -> jax.Array:
   """Bootstrap resamples of pooled counts.
 
   Args:
@@ -440,6 +442,8 @@ def bootstrap_counts(key, units, num_alternatives: int, num_resamples: int,
     num_alternatives: ``n``.
     num_resamples: ``B``.
     dtype: float dtype (None: float32, float64 with x64).
+    chunk_size: resamples per compiled call (memory ``O(chunk_size *
+      sum(weight))``); the result does not depend on it.
 
   Returns:
     ``[B, n, n]`` resampled counts; each draws ``sum(weight)`` units.
@@ -452,14 +456,24 @@ def bootstrap_counts(key, units, num_alternatives: int, num_resamples: int,
                      "non-negative counts with a positive sum.")
   if int(num_resamples) < 1:
     raise ValueError(f"num_resamples must be >= 1, got {num_resamples}.")
+  if int(chunk_size) < 1:
+    raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
   dt = jax.dtypes.canonicalize_dtype(jnp.float64) if dtype is None else dtype
-  keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(
-      jnp.arange(int(num_resamples)))
+  B = int(num_resamples)
+  chunk = int(chunk_size)
   # Cumulative weights in float32 are exact up to 2**24 units/draws.
   cum = jnp.asarray(np.cumsum(weight), dt)
-  return _resample(keys, jnp.asarray(a, jnp.int32), jnp.asarray(b, jnp.int32),
-                   jnp.asarray(score, dt), jnp.asarray(unit, jnp.int32), cum,
-                   int(num_alternatives), int(weight.sum()))
+  args = (jnp.asarray(a, jnp.int32), jnp.asarray(b, jnp.int32),
+          jnp.asarray(score, dt), jnp.asarray(unit, jnp.int32), cum)
+  out = []
+  for start in range(0, B, chunk):
+    # Every chunk has the same shape (one compilation for any B); the
+    # surplus resamples of the last one are dropped.
+    idx = jnp.arange(start, start + chunk)
+    keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(idx)
+    out.append(_resample(keys, *args, int(num_alternatives),
+                         int(weight.sum()))[:B - start])
+  return jnp.concatenate(out, axis=0)
 
 
 @jax.jit
@@ -512,10 +526,9 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
     solved in one batched call (``solvers.solve`` with the LP fallback) and
     certified by their float64 duality gaps.
   """
-  from nash_align import montecarlo  # pylint: disable=g-import-not-at-top
   if not 0.0 < confidence < 1.0:
     raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
-  if hasattr(dataset, "voter_rankings"):
+  if isinstance(dataset, preflib.PrefLibElection):
     units = dataset.units()
     by = "ballot"
   else:
@@ -586,7 +599,7 @@ def population_model(dataset, kind: str = "pooled"):
     safe = np.maximum(total, 1.0)
     return win / safe, tie / safe
   if kind == "bradley_terry":
-    scores = np.asarray(bradley_terry.fit(dataset.counts()), np.float64)
+    scores = np.asarray(_bt_fit(dataset.counts(), 100).scores, np.float64)
     t = dataset.num_ties / dataset.num_judgments
     p = 1.0 / (1.0 + np.exp(-(scores[:, None] - scores[None, :])))
     off = 1.0 - np.eye(n)
@@ -614,7 +627,8 @@ def prompt_sampler(design, p_win, p_tie, dtype=None):
     t = jax.random.randint(k_design, (), 0, design.shape[0])
     d = design[t]  # [n, n]
     u = jax.random.uniform(k_out, (max_k, n, n), dtype=dt)
-    score = jnp.where(u < pw, 1.0, jnp.where(u < pw + pt, 0.5, 0.0))
+    score = jnp.where(u < pw[None], 1.0,
+                      jnp.where(u < (pw + pt)[None], 0.5, 0.0))
     live = jnp.arange(max_k)[:, None, None] < d[None]
     s = jnp.sum(jnp.where(live, score, 0.0), axis=0)  # a's score as first
     lost = jnp.sum(jnp.where(live, 1.0 - score, 0.0), axis=0)
@@ -670,7 +684,6 @@ def per_prompt_cycles(key, dataset, num_samples: int = 2000,
   Returns:
     A :class:`PromptCycles`.
   """
-  from nash_align import montecarlo  # pylint: disable=g-import-not-at-top
   ids, per = dataset.per_prompt_array()
   P = preferences.preference_matrix(per)
   cyc, nowin = (np.asarray(x) for x in _prompt_stats(P))

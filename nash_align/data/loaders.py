@@ -45,6 +45,16 @@ import numpy as np
 
 from nash_align.data import preflib as preflib_lib
 
+__all__ = (
+    "DATASETS",
+    "FILES_DIR",
+    "PREFLIB_DATASETS",
+    "PairwiseJudgments",
+    "dataset_path",
+    "load",
+    "read_pairwise_csv",
+)
+
 FILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
 
 _WINNER_SCORE = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5}

@@ -35,6 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = (
+    "FORMATS",
+    "PrefLibElection",
+    "read_preflib",
+)
+
 FORMATS = ("soc", "soi", "toc", "toi")
 # Formats PrefLib also uses, rejected by name.
 _OTHER_FORMATS = ("tog", "mjg", "wmg", "pwg", "wmd", "cat", "dat", "csv")

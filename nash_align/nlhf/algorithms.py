@@ -195,8 +195,10 @@ def nash_md_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
       J(\pi) = \mathbb{E}_{y \sim \pi, y' \sim \pi^\beta} P(y \succ y')
                - \tau\, \mathrm{KL}(\pi \| \mu).
 
-  Its fixed points are the regularised equilibrium ``pi_tau`` of the game
-  (for ``beta = 0`` this is regularised self-play).
+  For ``beta = 0`` (regularised self-play) its stationary point is the
+  regularised equilibrium ``pi_tau``; for ``beta > 0`` it is
+  ``pi ∝ mu exp(P(y > pi^beta) / tau)``, within ``O(beta)`` of ``pi_tau``
+  (Munos et al. tie ``beta = eta tau`` to the step size ``eta -> 0``).
   """
   mix = policy_lib.masked_log_softmax(
       (1.0 - hp.beta) * sg(logp) + hp.beta * batch.reference_logp, batch.mask)

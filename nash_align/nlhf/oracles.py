@@ -101,9 +101,8 @@ class PopulationOracle(PreferenceOracle):
   def prob_prefer(self, prompt, a, b):
     prompt, a, b = jnp.broadcast_arrays(jnp.asarray(prompt), jnp.asarray(a),
                                         jnp.asarray(b))
-    u = self.utilities[prompt]  # [..., G, K]
-    ua = jnp.take_along_axis(u, a[..., None, None], axis=-1)[..., 0]
-    ub = jnp.take_along_axis(u, b[..., None, None], axis=-1)[..., 0]
+    ua = self.utilities[prompt, :, a]  # [..., G]
+    ub = self.utilities[prompt, :, b]  # [..., G]
     return jax.nn.sigmoid(ua - ub) @ self.group_probs
 
   def matrix(self, prompt):

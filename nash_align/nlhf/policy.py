@@ -141,11 +141,14 @@ def check_reference(reference, mask=None, atol: float = 1e-4,
 
 
 class PolicyHead(nnx.Module):
-  """Scores candidates given a prompt: ``[B, d], [B, K, d'] -> [B, K]``.
+  r"""Scores candidates given a prompt: ``[B, d], [B, K, d'] -> [B, K]``.
 
-  ``f(x, y) = w^T tanh(U z_x + V e_y + W (z_x * ...)) `` -- concretely a
-  two-layer MLP on ``[U z_x + V e_y]`` with a bilinear interaction term
-  ``(U2 z_x) * (V2 e_y)``, so the preferred candidate can depend on the prompt.
+  .. math::
+      f(x, y) = w^\top \tanh\big(U z_x + V e_y + (U' z_x) \odot (V' e_y)\big),
+
+  a one-hidden-layer network on the prompt embedding ``z_x`` and the response
+  embedding ``e_y`` with a multiplicative interaction, so that which response
+  is preferred can depend on the prompt. ``w`` starts at zero.
 
   Attributes:
     hidden_dim: width of the hidden layer.

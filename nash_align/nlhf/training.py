@@ -275,7 +275,8 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 
 def train(config=None, workdir: str | None = None,
-          stop_after: int | None = None) -> dict[str, Any]:
+          stop_after: int | None = None,
+          task: oracles.PreferenceTask | None = None) -> dict[str, Any]:
   """Trains an NLHF (or RLHF) policy head; resumes from ``workdir``.
 
   Args:
@@ -285,6 +286,10 @@ def train(config=None, workdir: str | None = None,
       ``tensorboard/``, ``checkpoints/``); None trains without writing.
     stop_after: stop once this many steps are done (as if the process were
       killed after the last checkpoint); used to test resumption.
+    task: optional custom :class:`~nash_align.nlhf.oracles.PreferenceTask`
+      (validated: features, mask, reference, oracle) replacing the one the
+      config describes; its oracle is both trained against and evaluated.
+      Pass the same task when resuming (only the config is fingerprinted).
 
   Returns:
     dict with ``history`` (one row per evaluation, step 0 included),
@@ -296,7 +301,17 @@ def train(config=None, workdir: str | None = None,
       is corrupt or from another configuration.
   """
   cfg = _resolve(config)
-  task, eval_oracle, reward_oracle = build_task(cfg)
+  if task is None:
+    task, eval_oracle, reward_oracle = build_task(cfg)
+  else:
+    task.validate()
+    eval_oracle, reward_oracle = task.oracle, None
+    if cfg["algorithm"] == "rlhf":
+      reward_oracle = oracles.learned_task(
+          jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 3), task,
+          model="reward", hidden_dim=cfg["model_hidden_dim"],
+          num_steps=cfg["model_steps"], batch_size=cfg["model_batch_size"],
+          learning_rate=cfg["model_learning_rate"]).oracle
   hp = algos.Hyperparams(
       tau=float(cfg["tau"]), beta=float(cfg["beta"]), eta=float(cfg["eta"]),
       estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),

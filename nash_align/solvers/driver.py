@@ -2,8 +2,10 @@
 
 How a game is solved (kernel written for one game, vmapped over games):
 
-1. A first-order method from :data:`METHODS` iterates in the working dtype
-   (float32, or float64 with x64 on) inside ``lax.while_loop``.
+1. A method from :data:`METHODS` iterates in the working dtype (float32, or
+   float64 with x64 on) inside ``lax.while_loop``: a first-order method
+   (:mod:`nash_align.solvers.methods`) or the dense simplex
+   (:mod:`nash_align.solvers.simplex`, exact in finitely many pivots).
 2. Every ``check_every`` iterations the kernel takes an *exact step* from
    its candidates (:mod:`nash_align.solvers.exact`): for ``beta = 0`` the
    equalizer system on the support the iterate has identified (a padded,
@@ -146,20 +148,25 @@ def _pool_fns(method_name, symmetric, regularized, check_every):
   """Jitted, vmapped pool step (refill + one round) for a configuration."""
   init, run = _kernel(method_name, symmetric, regularized, check_every)
 
-  @jax.jit
-  def step(game, slots, fresh, empty, num_iters, max_iters, stop_gap):
+  @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
+  def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, num_iters,
+           max_iters):
+    game, scale = _make_game(pool_A, log_ref, beta, eta)
+    eps = jnp.finfo(pool_A.dtype).eps
+    stop_gap = jnp.maximum(0.5 * tol / scale, 8 * eps)
     new = jax.vmap(init)(game)
     def pick(a, b):
       m = fresh.reshape(fresh.shape + (1,) * (a.ndim - 1))
       return jnp.where(m, a, b)
     slots = jax.tree.map(pick, new, slots)
     slots = slots._replace(done=slots.done | empty)
-    return jax.vmap(run, in_axes=(0, 0, None, None, 0))(
+    slots = jax.vmap(run, in_axes=(0, 0, None, None, 0))(
         game, slots, num_iters, max_iters, stop_gap)
+    return slots, scale
 
   @jax.jit
-  def first(game):
-    return jax.vmap(init)(game)
+  def first(pool_A, log_ref, beta, eta):
+    return jax.vmap(init)(_make_game(pool_A, log_ref, beta, eta)[0])
 
   return step, first
 
@@ -285,15 +292,20 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
 
   Args:
     A: ``[..., n, k]`` row payoff, finite, any leading batch shape, not 1x1.
-    method: a key of :data:`METHODS`, or ``"auto"`` (``omd`` then ``rm_plus``
-      for ``beta = 0``; ``mmd`` then ``omd`` for ``beta > 0``: each game goes
-      to the next method only if the previous one did not certify it).
+    method: a key of :data:`METHODS`, or ``"auto"`` (:data:`AUTO_METHODS`:
+      ``simplex`` then ``omd`` for ``beta = 0``; ``mmd`` (+ Newton) then
+      ``omd`` for ``beta > 0``; measured fastest on the benchmark families.
+      Eagerly, a game goes on to the next method only if the previous one
+      did not certify it; under ``jit`` only the first is run).
     tol: duality-gap tolerance ``> 0`` for ``converged``.
     max_iters: iteration budget per game and method (default 2000).
     reference: ``rho``: ``None`` (uniform), one distribution ``[..., n]``
       for both players (square games), or a pair ``(row [..., n], col [...,
       k])``; entries positive, summing to 1. Used only when ``beta > 0``.
-    beta: KL strength ``>= 0`` (a concrete number).
+    beta: KL strength ``>= 0`` (a concrete number). The regularized gap is
+      quadratic in the distance to the equilibrium (``gap <= tol`` pins the
+      strategies to about ``sqrt(2 tol / beta)``); pass a smaller ``tol`` for
+      tighter strategies.
     symmetric: use the symmetric fast path; ``None`` detects it: games with
       ``max |A + A^T| <= tol / 4`` (and a shared reference) take it.
     fallback: ``None`` or ``"lp"``: solve games still uncertified with
@@ -448,7 +460,6 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   out_gap = np.full((G,), np.inf)
   out_it = np.zeros((G,), np.int32)
   out_done = np.zeros((G,), bool)
-  eps = float(np.finfo(np_dt).eps)
   slots = None
   nxt = 0
   while True:
@@ -468,13 +479,11 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
     if empty.all():
       break
     lr = (pool_lx,) if sym else (pool_lx, pool_ly)
-    game, scale = _make_game(jnp.asarray(pool_A), tuple(map(jnp.asarray, lr)),
-                             jnp.asarray(beta, dt), step)
-    stop = jnp.maximum(0.5 * tol / scale, 8 * eps)
+    args = (pool_A, lr, np.asarray(beta, np_dt), np.asarray(step, np_dt))
     if slots is None:
-      slots = first_fn(game)
-    slots = step_fn(game, slots, jnp.asarray(fresh), jnp.asarray(empty),
-                    round_iters, max_iters, stop)
+      slots = first_fn(*args)
+    slots, scale = step_fn(*args, np.asarray(tol, np_dt), slots, fresh, empty,
+                           num_iters=round_iters, max_iters=max_iters)
     done = np.asarray(slots.done)
     iters = np.asarray(slots.iters)
     fin = np.flatnonzero((~empty) & (done | (iters >= max_iters)))
@@ -490,22 +499,51 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   return out_x, out_y, out_gap, out_it, out_done
 
 
+# Host-side block: games certified together in float64 (about 32 MB of
+# float64 payoffs), so host memory stays bounded for any batch size.
+_HOST_BLOCK_ELEMENTS = 1 << 22
+
+
 def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
-                 chunk_size, round_iters, select_least_norm, *, tol,
-                 max_iters, beta, step_size, check_every, methods):
+                 chunk_size, round_iters, select_least_norm, **opts):
   A_in = np.asarray(A)
   out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
             and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
-  dt = _working_dtype(A_in)
-  np_dt = np.dtype(dt)
   n, k = A_in.shape[-2:]
   batch = A_in.shape[:-2]
-  A64 = A_in.astype(np.float64).reshape((-1, n, k))
-  B = A64.shape[0]
+  flat = A_in.reshape((-1, n, k))
+  B = flat.shape[0]
   rx = np.broadcast_to(np.asarray(ref_row, np.float64), batch + (n,))
   ry = np.broadcast_to(np.asarray(ref_col, np.float64), batch + (k,))
-  rx = rx.reshape((B, n)) / rx.reshape((B, n)).sum(-1, keepdims=True)
-  ry = ry.reshape((B, k)) / ry.reshape((B, k)).sum(-1, keepdims=True)
+  rx, ry = rx.reshape((B, n)), ry.reshape((B, k))
+  H = max(chunk_size, _HOST_BLOCK_ELEMENTS // (n * k))
+  X = np.empty((B, n), out_dt)
+  Y = np.empty((B, k), out_dt)
+  value = np.empty((B,), out_dt)
+  gap = np.empty((B,))
+  its = np.empty((B,), np.int32)
+  for s in range(0, B, H):  # host blocks; the pool streams within a block
+    sl = slice(s, min(s + H, B))
+    X[sl], Y[sl], value[sl], gap[sl], its[sl] = _solve_block(
+        flat[sl], rx[sl], ry[sl], out_dt, same_ref, symmetric, fallback,
+        chunk_size, round_iters, select_least_norm, **opts)
+  return NashResult(
+      row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
+      value=value.reshape(batch), gap=gap.reshape(batch),
+      iterations=its.reshape(batch), converged=(gap <= opts["tol"]).reshape(
+          batch))
+
+
+def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
+                 chunk_size, round_iters, select_least_norm, *, tol,
+                 max_iters, beta, step_size, check_every, methods):
+  """Solves and certifies one host block ``A_in`` ``[G, n, k]``."""
+  dt = _working_dtype(A_in)
+  np_dt = np.dtype(dt)
+  B, n, k = A_in.shape
+  A64 = A_in.astype(np.float64)
+  rx = rx / rx.sum(-1, keepdims=True)
+  ry = ry / ry.sum(-1, keepdims=True)
   regularized = beta > 0
 
   if n == k and same_ref and symmetric is not False:
@@ -550,6 +588,8 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
           ok = np.ones(len(bad), bool)
         else:
           x2, y2, ok = host.equalizer(A64[b_idx], x[bad] > 0, y[bad] > 0)
+        if sym:  # x = y exactly on the symmetric path
+          y2 = x2
         x2, y2, g2 = certify(x2, y2, b_idx)
         better = ok & (g2 < g[bad])
         x[bad[better]], y[bad[better]], g[bad[better]] = (
@@ -569,20 +609,17 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       its[bad] += res.iterations
 
   if not regularized and select_least_norm:
-    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify)
+    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask)
 
   if regularized:
     value = certificate.regularized_value(A64, X, Y, beta, rx, ry)
   else:
     value = np.einsum("bi,bij,bj->b", X.astype(np.float64), A64,
                       Y.astype(np.float64))
-  return NashResult(
-      row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
-      value=value.astype(out_dt).reshape(batch), gap=gap.reshape(batch),
-      iterations=its.reshape(batch), converged=(gap <= tol).reshape(batch))
+  return X, Y, value, gap, its
 
 
-def _least_norm_choice(A64, X, Y, gap, tol, certify):
+def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
   """Replaces certified answers at non-unique equilibria by the least-norm one.
 
   A certified ``(x, y)`` is provably the unique equilibrium when it is
@@ -599,13 +636,19 @@ def _least_norm_choice(A64, X, Y, gap, tol, certify):
   margin = np.maximum(tol, 1e-9 * scale)[:, None]
   br_rows = ay >= value[:, None] - margin
   br_cols = xa <= value[:, None] + margin
-  unique = ((br_rows.sum(1) == (X > 0).sum(1)) &
-            (br_cols.sum(1) == (Y > 0).sum(1)) &
-            ((X > 0).sum(1) == (Y > 0).sum(1)))
+  # Weight below 1e-6 of the largest counts as off the support (float32
+  # rounding leaves such crumbs); an action that is a best response but gets
+  # no real weight means complementarity is not strict.
+  sx = X > 1e-6 * X.max(1, keepdims=True)
+  sy = Y > 1e-6 * Y.max(1, keepdims=True)
+  unique = ((br_rows.sum(1) == sx.sum(1)) & (br_cols.sum(1) == sy.sum(1)) &
+            (sx.sum(1) == sy.sum(1)))
   sel = np.flatnonzero((gap <= tol) & ~unique)
   if len(sel):
     x2, y2, ok = host.least_norm_on_sets(A64[sel], value[sel], br_rows[sel],
                                          br_cols[sel])
+    if X.shape[1] == Y.shape[1]:  # x = y exactly on the symmetric path
+      y2 = np.where(sym_mask[sel][:, None], x2, y2)
     x2, y2, g2 = certify(x2, y2, sel)
     keep = ok & (g2 <= tol)
     X[sel[keep]], Y[sel[keep]], gap[sel[keep]] = x2[keep], y2[keep], g2[keep]

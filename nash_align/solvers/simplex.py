@@ -8,7 +8,13 @@ With the payoff shifted positive, ``A' = A - min A + 1`` (so the value
   \\qquad y = w / \\mathbf 1^T w,\\quad v' = 1 / \\mathbf 1^T w,
 
 whose slack basis is feasible (no phase 1). The row strategy is read from
-the duals (the reduced costs of the slacks), ``x = u / 1^T u``. One
+the duals (the reduced costs of the slacks), ``x = u / 1^T u``. The ratio
+test runs on a slightly perturbed right-hand side ``1 + delta`` (``delta_i``
+in ``[0.5, 1.5] * 1e-5``, distinct), the classical cure for cycling and
+stalling on degenerate LPs (Charnes, Econometrica 1952), while the true
+right-hand side is carried along as an extra column: the duals depend only on
+the basis, so the final basis gives the exact unperturbed solution whenever
+it stays optimal for ``delta = 0`` (the certificate checks). One
 ``update`` is one pivot (Dantzig's rule, the textbook ratio test; Dantzig,
 "Linear programming and extensions", 1963; the game/LP reduction is von
 Neumann's, see Dantzig 1951). The tableau is ``[n, k + n + 1]`` in the
@@ -30,12 +36,13 @@ from nash_align.solvers.methods import Game, Method
 
 _REDUCED_COST_TOL = 1e-6  # relative to payoffs scaled to max |A| = 1
 _PIVOT_TOL = 1e-6
+_PERTURBATION = 1e-5  # relative size of the right-hand-side perturbation
 
 
 class SimplexState(NamedTuple):
   count: jax.Array  # [] int32 pivots taken
-  tableau: jax.Array  # [n, k + n + 1]; last column is the right-hand side
-  objective: jax.Array  # [k + n + 1] reduced costs, then minus the objective
+  tableau: jax.Array  # [n, k + n + 2]; perturbed then true right-hand side
+  objective: jax.Array  # [k + n + 2] reduced costs, then objective entries
   basis: jax.Array  # [n] int32 basic variable of each row
   optimal: jax.Array  # [] bool: no improving column (or no valid pivot)
 
@@ -58,10 +65,16 @@ def simplex() -> Method:
     A = game.A
     n, k = A.shape
     Ap = A - jnp.min(A) + 1.0
+    # Perturbed right-hand side for the ratio test (anti-cycling on the
+    # very degenerate LPs of tournaments), and the true one carried along.
+    golden = 0.6180339887498949
+    frac = jnp.mod(jnp.arange(1, n + 1, dtype=A.dtype) * golden, 1.0)
+    b_pert = 1.0 + _PERTURBATION * (0.5 + frac)
     T = jnp.concatenate(
-        [Ap, jnp.eye(n, dtype=A.dtype), jnp.ones((n, 1), A.dtype)], axis=1)
+        [Ap, jnp.eye(n, dtype=A.dtype), b_pert[:, None],
+         jnp.ones((n, 1), A.dtype)], axis=1)
     r = jnp.concatenate([-jnp.ones((k,), A.dtype),
-                         jnp.zeros((n + 1,), A.dtype)])
+                         jnp.zeros((n + 2,), A.dtype)])
     basis = jnp.arange(k, k + n, dtype=jnp.int32)
     return SimplexState(jnp.zeros((), jnp.int32), T, r, basis,
                         jnp.zeros((), bool))
@@ -72,7 +85,7 @@ def simplex() -> Method:
     j = jnp.argmin(r[:-1])
     improving = r[j] < -_REDUCED_COST_TOL
     col = T[:, j]
-    rhs = T[:, -1]
+    rhs = T[:, -2]
     valid = col > _PIVOT_TOL
     ratio = jnp.where(valid, rhs / jnp.where(valid, col, 1.0), jnp.inf)
     i = jnp.argmin(ratio)
@@ -88,7 +101,7 @@ def simplex() -> Method:
 
   def candidates(state):
     n = state.tableau.shape[0]
-    k = state.objective.shape[0] - n - 1
+    k = state.objective.shape[0] - n - 2
     w = jnp.zeros((k + n,), state.tableau.dtype).at[state.basis].set(
         state.tableau[:, -1])[:k]
     u = state.objective[k:k + n]
@@ -100,7 +113,7 @@ def simplex() -> Method:
     return state.optimal
 
   return Method(init, update, candidates, 1.0, False, "dense simplex",
-                exact_step=False, check_every=4, finished=finished)
+                exact_step=False, check_every=8, finished=finished)
 
 
 def _normalize(p):

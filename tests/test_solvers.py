@@ -1,0 +1,252 @@
+"""Tests for nash_align.solvers.solve against solve_lp (HiGHS) and closed forms.
+
+Few shapes and batch sizes on purpose: every (method, shape, pool size) is a
+compile, so tests share them (batch B = 16 games of 6x6, 5x7 rectangles).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nash_align import solvers
+
+B = 16
+TOL = 1e-6
+
+
+def _margin_games(seed, batch, n, voters=11):
+  """Margin games P - 1/2 of impartial-culture profiles (numpy, independent)."""
+  rng = np.random.default_rng(seed)
+  ranks = np.argsort(rng.random((batch, voters, n)), axis=-1)
+  pos = np.argsort(ranks, axis=-1)  # position of each alternative
+  wins = (pos[..., :, None] < pos[..., None, :]).sum(1)  # [batch, n, n]
+  return (wins - np.swapaxes(wins, 1, 2)) / (2.0 * voters)
+
+
+def _tournaments(seed, batch, n):
+  rng = np.random.default_rng(seed)
+  T = np.triu(np.where(rng.random((batch, n, n)) < 0.5, 1.0, -1.0), 1)
+  return T - np.swapaxes(T, 1, 2)
+
+
+def _families():
+  rng = np.random.default_rng(7)
+  degenerate = rng.integers(-1, 2, size=(B, 6, 6)).astype(np.float64)
+  degenerate[:, 2] = 0.0  # a zero row
+  degenerate[:, :, 4] = degenerate[:, :, 3]  # a duplicated column: ties
+  return {
+      "margin": _margin_games(0, B, 6),
+      "tournament": _tournaments(1, B, 6),
+      "general": rng.normal(size=(B, 6, 6)),
+      "rectangular": rng.normal(size=(B, 5, 7)),
+      "degenerate": degenerate,
+      "even_voters": _margin_games(3, B, 6, voters=4),
+  }
+
+
+FAMILIES = _families()
+
+
+def _assert_equilibrium(res, A, tol=TOL):
+  """Certified, on the simplex, and the value agrees with HiGHS."""
+  ref = solvers.solve_lp(A)
+  assert np.all(res.converged), res.gap
+  assert np.all(res.gap <= tol)
+  np.testing.assert_allclose(solvers.duality_gap(A, res.row, res.col),
+                             res.gap, atol=1e-12)
+  for p in (res.row, res.col):
+    assert np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-6)
+  np.testing.assert_allclose(res.value, ref.value, atol=2 * tol)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_auto_matches_lp(family):
+  A = FAMILIES[family]
+  res = solvers.solve(A)
+  _assert_equilibrium(res, A)
+  if family in ("margin", "tournament"):
+    np.testing.assert_array_equal(res.row, res.col)  # symmetric fast path
+    np.testing.assert_allclose(res.value, 0.0, atol=TOL)
+
+
+@pytest.mark.parametrize("method", sorted(solvers.METHODS))
+def test_every_method_certifies_or_says_so(method):
+  A = FAMILIES["margin"]
+  res = solvers.solve(A, method=method, max_iters=4000)
+  ref = solvers.solve_lp(A)
+  c = np.asarray(res.converged)
+  assert c.mean() >= 0.75, (method, c.mean())
+  # Certified games are equilibria; the others say so (gap above tol).
+  np.testing.assert_allclose(res.value[c], ref.value[c], atol=2 * TOL)
+  assert np.all(res.gap[c] <= TOL) and np.all(res.gap[~c] > TOL)
+  np.testing.assert_allclose(solvers.duality_gap(A, res.row, res.col),
+                             res.gap, atol=1e-12)
+
+
+def test_uncertified_games_are_reported_and_lp_fallback_fixes_them():
+  A = FAMILIES["general"]
+  res = solvers.solve(A, method="mwu", max_iters=16, check_every=16)
+  assert not np.all(res.converged)
+  assert np.all(res.gap[~res.converged] > TOL)
+  res = solvers.solve(A, method="mwu", max_iters=16, check_every=16,
+                      fallback="lp")
+  _assert_equilibrium(res, A)
+
+
+def test_closed_forms():
+  rps = np.array([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+  pennies = np.array([[1., -1.], [-1., 1.]])
+  saddle = np.array([[3., 1., 4.], [2., 0., 1.], [5., 2., 6.]])  # (2, 1)
+  res = solvers.solve(rps)
+  np.testing.assert_allclose(res.row, np.full(3, 1 / 3), atol=1e-7)
+  np.testing.assert_allclose(res.col, np.full(3, 1 / 3), atol=1e-7)
+  np.testing.assert_allclose(res.value, 0.0, atol=1e-7)
+  res = solvers.solve(pennies)
+  np.testing.assert_allclose(res.row, [0.5, 0.5], atol=1e-7)
+  np.testing.assert_allclose(res.col, [0.5, 0.5], atol=1e-7)
+  res = solvers.solve(saddle)
+  np.testing.assert_allclose(res.row, [0, 0, 1], atol=1e-7)
+  np.testing.assert_allclose(res.col, [0, 1, 0], atol=1e-7)
+  np.testing.assert_allclose(res.value, 2.0, atol=1e-6)
+  # A Condorcet winner (alternative 3 beats everyone) is the pure equilibrium.
+  m = _margin_games(5, 1, 5)[0]
+  w = 3
+  m[w, :] = np.abs(m[w, :]) + 0.1
+  m[:, w] = -m[w, :]
+  m[w, w] = 0.0
+  res = solvers.solve(m)
+  np.testing.assert_allclose(res.row, np.eye(5)[w], atol=1e-7)
+  np.testing.assert_allclose(res.col, np.eye(5)[w], atol=1e-7)
+
+
+def test_batch_shapes_and_dtypes():
+  A = FAMILIES["margin"].reshape(2, 8, 6, 6).astype(np.float32)
+  res = solvers.solve(A)
+  assert res.row.shape == (2, 8, 6) and res.value.shape == (2, 8)
+  assert res.row.dtype == np.float32 and res.gap.dtype == np.float64
+  assert res.iterations.dtype == np.int32 and res.converged.dtype == bool
+  _assert_equilibrium(jax.tree.map(lambda a: a.reshape((16,) + a.shape[2:]),
+                                   res), A.reshape(16, 6, 6))
+
+
+def test_invariances():
+  A = FAMILIES["general"]
+  res = solvers.solve(A)
+  rng = np.random.default_rng(3)
+  p, q = rng.permutation(6), rng.permutation(6)
+  perm = solvers.solve(A[:, p][:, :, q])
+  np.testing.assert_allclose(perm.row, res.row[:, p], atol=1e-6)
+  np.testing.assert_allclose(perm.col, res.col[:, q], atol=1e-6)
+  shifted = solvers.solve(A + 2.5)
+  np.testing.assert_allclose(shifted.value, res.value + 2.5, atol=1e-5)
+  np.testing.assert_allclose(shifted.row, res.row, atol=1e-6)
+
+
+def test_chunk_size_does_not_change_results():
+  A = FAMILIES["general"]
+  a = solvers.solve(A, method="omd", chunk_size=16)
+  b = solvers.solve(A, method="omd", chunk_size=5)
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_non_unique_least_norm_choice():
+  # Rock duplicated: every equilibrium splits 1/3 between the two rocks; the
+  # documented choice splits it equally (as max-entropy does).
+  rps = np.array([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+  dup = rps[[0, 0, 1, 2]][:, [0, 0, 1, 2]]
+  res = solvers.solve(dup)
+  np.testing.assert_allclose(res.row, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-7)
+  np.testing.assert_allclose(res.col, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-7)
+  # All ties: every profile is an equilibrium; the choice is uniform.
+  res = solvers.solve(np.zeros((3, 4)))
+  np.testing.assert_allclose(res.row, np.full(3, 1 / 3), atol=1e-7)
+  np.testing.assert_allclose(res.col, np.full(4, 1 / 4), atol=1e-7)
+  # Two clones tied with each other (zero margin) that beat the rest: the
+  # equilibrium set is the segment between them; the choice is its middle.
+  m = np.array([[0., 0., .2, .4], [0., 0., .2, .4], [-.2, -.2, 0., .1],
+                [-.4, -.4, -.1, 0.]])
+  res = solvers.solve(m)
+  np.testing.assert_allclose(res.row, [.5, .5, 0, 0], atol=1e-7)
+
+
+def test_regularized_fixed_point():
+  A = FAMILIES["rectangular"]
+  rng = np.random.default_rng(11)
+  rx = rng.dirichlet(np.ones(5), size=B)
+  ry = rng.dirichlet(np.ones(7), size=B)
+  beta = 0.3
+  # The regularized gap is quadratic in the distance to the equilibrium, so
+  # a tight tol pins the strategies down: |x - x*|_1 <= sqrt(2 tol / beta),
+  # and the fixed-point residual is at most (1 + |A| / beta) times that.
+  res = solvers.solve(A, beta=beta, reference=(rx, ry), tol=1e-12)
+  assert np.all(res.converged)
+  x, y = res.row.astype(np.float64), res.col.astype(np.float64)
+  def softmax(a):
+    e = np.exp(a - a.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+  np.testing.assert_allclose(
+      x, softmax(np.log(rx) + np.einsum("bij,bj->bi", A, y) / beta), atol=1e-5)
+  np.testing.assert_allclose(
+      y, softmax(np.log(ry) - np.einsum("bi,bij->bj", x, A) / beta), atol=1e-5)
+  # Symmetric regularized game (skew A, one reference): x = y, value 0.
+  M = FAMILIES["margin"]
+  res = solvers.solve(M, beta=0.05, tol=1e-12)
+  assert np.all(res.converged)
+  np.testing.assert_array_equal(res.row, res.col)
+  xs = res.row.astype(np.float64)
+  np.testing.assert_allclose(
+      xs, softmax(np.log(1 / 6) + np.einsum("bij,bj->bi", M, xs) / 0.05),
+      atol=1e-4)  # residual <= (1 + |A| / beta) sqrt(2 tol / beta)
+
+
+@jax.jit
+def _jit_solve(A):
+  return solvers.solve(A)
+
+
+def test_jit_and_vmap_agree_with_eager():
+  A = FAMILIES["margin"].astype(np.float32)
+  eager = solvers.solve(A)
+  res = _jit_solve(jnp.asarray(A))
+  assert res.row.dtype == jnp.float32 and res.gap.dtype == jnp.float32
+  assert bool(jnp.all(res.converged))
+  np.testing.assert_allclose(np.asarray(res.value), eager.value, atol=1e-6)
+  np.testing.assert_allclose(
+      solvers.duality_gap(A, res.row, res.col), 0.0, atol=1e-6)
+  one = jax.vmap(_jit_solve)(jnp.asarray(A[:4, None]))
+  np.testing.assert_allclose(np.asarray(one.row[:, 0]),
+                             np.asarray(res.row[:4]), atol=1e-6)
+
+
+def test_x64_keeps_float64():
+  with jax.enable_x64(True):
+    A = jnp.asarray(FAMILIES["margin"][:2], jnp.float64)
+    res = jax.jit(lambda a: solvers.solve(a, method="simplex"))(A)
+    assert res.row.dtype == jnp.float64 and res.gap.dtype == jnp.float64
+    assert bool(jnp.all(res.gap <= 1e-12))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(A=np.array([[np.nan, 1.], [0., 1.]])), "A contains NaN"),
+    (dict(A=np.array([[np.inf, 1.], [0., 1.]])), "A contains inf"),
+    (dict(A=np.ones((1, 1))), "1x1"),
+    (dict(A=np.ones((3,))), "rank"),
+    (dict(A=np.ones((0, 2, 2))), "empty"),
+    (dict(tol=-1.0), "tol"),
+    (dict(beta=-0.1), "beta"),
+    (dict(beta=0.1, reference=np.array([.5, .6])), "sum to 1"),
+    (dict(beta=0.1, reference=np.array([1.5, -.5])), "positive"),
+    (dict(beta=0.1, reference=np.array([.2, .3, .5])), "last axis"),
+    (dict(method="simplexx"), "method"),
+    (dict(method="rm_plus", beta=0.1), "beta"),
+    (dict(fallback="highs"), "fallback"),
+    (dict(max_iters=0), "max_iters"),
+])
+def test_bad_input(kwargs, match):
+  kwargs = dict(kwargs)
+  A = kwargs.pop("A", np.array([[0., 1.], [-1., 0.]]))
+  with pytest.raises(ValueError, match=match):
+    solvers.solve(A, **kwargs)
