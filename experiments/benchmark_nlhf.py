@@ -30,16 +30,6 @@ from nash_align.nlhf import algorithms as algos
 from nash_align.nlhf import policy as policy_lib
 from nash_align.nlhf import training
 
-_PRESET = flags.DEFINE_enum("preset", "quick", ["quick", "full"],
-                            "quick: nash_rs + rlhf; full: every algorithm.")
-_BATCH = flags.DEFINE_integer("batch_size", 256, "Prompts per step.")
-_CANDIDATES = flags.DEFINE_list("num_candidates", ["8", "64"], "K values.")
-_CHUNK = flags.DEFINE_integer("chunk", 10, "Steps per jitted call.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls.")
-_OUTPUT = flags.DEFINE_string("output", None, "Markdown output path.")
-_LABEL = flags.DEFINE_string("machine", "", "Machine description.")
-
-
 def benchmark(num_candidates: int, algorithm: str, estimator: str,
               batch_size: int = 256, chunk: int = 10, repeats: int = 3,
               num_prompts: int = 1024) -> float:
@@ -59,7 +49,8 @@ def benchmark(num_candidates: int, algorithm: str, estimator: str,
                          estimator=estimator,
                          num_samples=cfg["num_samples"],
                          num_opponents=cfg["num_opponents"],
-                         num_proposals=cfg["num_proposals"])
+                         num_proposals=cfg["num_proposals"],
+                         rs_shift=cfg["rs_shift"])
   static = training._Static(graphdef=graphdef, algorithm=algorithm, hp=hp,  # pylint: disable=protected-access
                             learning_rate=cfg["learning_rate"],
                             batch_size=batch_size, num_steps=chunk)
@@ -78,28 +69,29 @@ def benchmark(num_candidates: int, algorithm: str, estimator: str,
 
 
 def main(argv):
+  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
   if len(argv) > 1:
     raise app.UsageError("Too many command-line arguments.")
-  algorithms = (["nash_rs", "rlhf"] if _PRESET.value == "quick"
+  algorithms = (["nash_rs", "rlhf"] if FLAGS.preset == "quick"
                 else sorted(algos.ALGORITHMS))
   rows = []
-  for k in [int(v) for v in _CANDIDATES.value]:
+  for k in [int(v) for v in FLAGS.num_candidates]:
     for algorithm in algorithms:
       for estimator in algos.ESTIMATORS:
-        sps = benchmark(k, algorithm, estimator, _BATCH.value, _CHUNK.value,
-                        _REPEATS.value)
+        sps = benchmark(k, algorithm, estimator, FLAGS.batch_size, FLAGS.chunk,
+                        FLAGS.repeats)
         rows.append((k, algorithm, estimator, sps))
         print(f"K={k:3d} {algorithm:15s} {estimator:8s} {sps:9.1f} steps/s",
               flush=True)
   dev = jax.devices()[0]
-  machine = _LABEL.value or f"{platform.processor() or platform.machine()}"
+  machine = FLAGS.machine or f"{platform.processor() or platform.machine()}"
   lines = [
       "## NLHF trainers: train steps per second",
       "",
-      f"Batch {_BATCH.value} prompts, policy head hidden 64, population "
+      f"Batch {FLAGS.batch_size} prompts, policy head hidden 64, population "
       f"oracle; one step = one optax update (oracle queries, loss, "
-      f"gradient); {_CHUNK.value} steps per jitted `lax.scan` call, median "
-      f"of {_REPEATS.value} calls after compilation. Device: "
+      f"gradient); {FLAGS.chunk} steps per jitted `lax.scan` call, median "
+      f"of {FLAGS.repeats} calls after compilation. Device: "
       f"{dev.platform} ({dev.device_kind}); machine: {machine}; jax "
       f"{jax.__version__}; {time.strftime('%Y-%m-%d')}.",
       "",
@@ -108,15 +100,28 @@ def main(argv):
   ] + [f"| {k} | {a} | {e} | {s:.1f} |" for k, a, e, s in rows] + [
       "",
       "Command: `python -m experiments.benchmark_nlhf --preset="
-      f"{_PRESET.value}`; GPU: `pip install -e .[cuda12]` then "
+      f"{FLAGS.preset}`; GPU: `pip install -e .[cuda12]` then "
       "`python -m experiments.benchmark_nlhf --preset=full --chunk=100`.",
       ""]
   text = "\n".join(lines)
   print(text)
-  if _OUTPUT.value:
+  if FLAGS.output:
     from experiments import common  # pylint: disable=g-import-not-at-top
-    common.atomic_write_text(_OUTPUT.value, text)
+    common.atomic_write_text(FLAGS.output, text)
+
+
+def _define_flags():
+  """Defines the binary's flags (only when run as a script)."""
+  flags.DEFINE_enum("preset", "quick", ["quick", "full"],
+                    "quick: nash_rs + rlhf; full: every algorithm.")
+  flags.DEFINE_integer("batch_size", 256, "Prompts per step.")
+  flags.DEFINE_list("num_candidates", ["8", "64"], "K values.")
+  flags.DEFINE_integer("chunk", 10, "Steps per jitted call.")
+  flags.DEFINE_integer("repeats", 3, "Timed calls.")
+  flags.DEFINE_string("output", None, "Markdown output path.")
+  flags.DEFINE_string("machine", "", "Machine description.")
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

@@ -32,15 +32,29 @@ duality gap ``solvers.duality_gap`` (``solvers.regularized_duality_gap`` for
 the KL-regularized family) must be ``<= tol``. A game the library reports
 ``converged`` but that fails this check is counted in ``false_certificates``.
 
+MPAX and linrax run in a spawned child process on the same arrays, killed
+after ``jax_baselines_timeout_s`` (linrax has no iteration cap and its
+simplex can cycle on degenerate LPs; XLA cannot be interrupted). By default
+they run in float64 (``jax.enable_x64``): in float32 they do not reach a
+1e-6 certificate.
+
 Timing: JAX solvers are compiled first (``first_call_s`` is the first call,
-compile included; for MPAX and linrax an ahead-of-time compile) and the
-second call is timed. Host baselines are timed on the first
+compile included: for the library a call on the first ``warmup_games``
+games, which reaches the same pool shapes as the whole batch; for MPAX and
+linrax an ahead-of-time compile) and the
+following call is timed (repeated until ``min_timing_s`` for tiny cells;
+the mean is reported). Host baselines are timed on the first
 ``min(batch, <name>_max_games)`` games of the cell (``games_run``;
 ``subsampled`` says when that is fewer than the batch), and stop early
 after ``host_cell_time_cap_s``; their games/s comes from that subsample.
 Peak memory is the peak resident-set growth of the process during the timed
 call, sampled by a background thread, plus the device's peak bytes in use
 where the backend reports memory stats (GPU/TPU).
+
+Device-agnostic: games are generated and solved on
+``jax.devices(config.backend or jax.default_backend())[0]``; on a GPU run
+``--config.backend=gpu`` (install ``jax[cuda12]``); the host baselines stay
+on the CPU, as a user would run them.
 
 Families (``FAMILY_DOCS``): margin ``P - 1/2`` of impartial-culture profiles
 (``num_voters`` voters, arXiv:2503.10990's setting), majority ``sign(P -
@@ -445,13 +459,71 @@ def run_linrax(cell, config, device):
   return out
 
 
+class _Memory:
+  """Peak-memory numbers reported by a child process."""
+
+  def __init__(self, rss_mb: float, device_mb: float):
+    self.rss_mb = rss_mb
+    self.device_mb = device_mb
+
+
+def _child_main(conn, name, A64, config_dict, backend):
+  """Runs JAX LP baseline ``name`` in a spawned process; sends its output."""
+  # The parent may hold most of an accelerator's memory: allocate on demand.
+  os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  try:
+    config = ml_collections.ConfigDict(config_dict)
+    device = jax.devices(backend)[0]
+    out = _JAX_BASELINES[name]({"A64": A64}, config, device)
+    if not isinstance(out, str):
+      mem = out.pop("memory")
+      out["memory"] = _Memory(mem.rss_mb, mem.device_mb)
+  except Exception as e:  # pylint: disable=broad-except
+    out = f"error: {type(e).__name__}: {str(e)[:160]}"
+  conn.send(out)
+  conn.close()
+
+
+def _run_isolated(name, cell, config, device):
+  """Runs a JAX LP baseline in a child process, killed after a timeout.
+
+  linrax has no iteration cap (its simplex can cycle on degenerate LPs) and
+  neither can be interrupted inside XLA, so they run in a spawned process
+  on the same games; ``jax_baselines_timeout_s`` bounds compile + run.
+  """
+  import multiprocessing  # pylint: disable=g-import-not-at-top
+  max_games = getattr(config, f"{name}_max_games")
+  ctx = multiprocessing.get_context("spawn")
+  recv, send = ctx.Pipe(duplex=False)
+  proc = ctx.Process(target=_child_main,
+                     args=(send, name, cell["A64"][:max_games],
+                           config.to_dict(), device.platform), daemon=True)
+  proc.start()
+  send.close()
+  timeout = config.jax_baselines_timeout_s
+  try:
+    if not recv.poll(timeout):
+      return (f"timeout: no answer within jax_baselines_timeout_s={timeout:g}"
+              " s (compile + solve; killed)")
+    return recv.recv()
+  except EOFError:
+    return f"error: child process died (exit code {proc.exitcode})"
+  finally:
+    if proc.is_alive():
+      proc.kill()
+    proc.join()
+
+
+_JAX_BASELINES = {"mpax": run_mpax, "linrax": run_linrax}
+
 BASELINES = {
     "highs": run_highs,
     "nashpy": run_nashpy,
     "pref_voting": run_pref_voting,
     "openspiel": run_openspiel,
-    "mpax": run_mpax,
-    "linrax": run_linrax,
+    "mpax": functools.partial(_run_isolated, "mpax"),
+    "linrax": functools.partial(_run_isolated, "linrax"),
 }
 _BASELINE_MODULES = {
     "highs": ("scipy",), "nashpy": ("nashpy",), "pref_voting": ("pref_voting",),
@@ -484,7 +556,7 @@ def _timed(call: Callable, min_seconds: float, max_repeats: int):
 
 
 def run_library(method: str, cell, config, device):
-  """``solvers.solve`` on the whole batch: first call, then timed calls."""
+  """``solvers.solve`` on the whole batch: a warm-up call, then timed calls."""
   if cell["beta"] > 0 and method != "auto" and not getattr(
       solvers.METHODS[method], "supports_beta", True):
     return f"n/a: method {method!r} does not handle beta > 0"
@@ -494,8 +566,15 @@ def run_library(method: str, cell, config, device):
   if cell["beta"] > 0:
     kwargs.update(reference=cell["reference"], beta=cell["beta"])
   A = cell["A"]
+  # Warm-up (compiles): the first warmup_games games reach the same pool
+  # shapes as the whole batch (the pool holds at most chunk_size games).
+  w = A.shape[0] if config.warmup_games <= 0 else min(A.shape[0],
+                                                      config.warmup_games)
+  warm = dict(kwargs)
+  if cell["beta"] > 0:
+    warm["reference"] = cell["reference"][:w]
   t0 = time.perf_counter()
-  _block(solvers.solve(A, **kwargs))
+  _block(solvers.solve(A[:w], **warm))
   first = time.perf_counter() - t0
   with _PeakMemory(device, config.memory_poll_s) as mem:
     res, seconds = _timed(lambda: solvers.solve(A, **kwargs),

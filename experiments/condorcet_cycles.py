@@ -131,8 +131,8 @@ def build_sampler(model: str, n: int, m: int, config):
   """``(sample, args)`` for one model, ``n`` responses, ``m`` labelers.
 
   ``sample(key, shape, *args)`` returns preference matrices ``[*shape, N, N]``
-  (a batched sampler for ``montecarlo.estimate``): ``N = n``, or
-  ``N = max(config.num_alternatives)`` padded by :func:`pad_as_losers` when
+  (a batched sampler for ``montecarlo.estimate``): ``N = n``, or ``N`` the
+  largest ``n`` swept for the model, padded by :func:`pad_as_losers` when
   ``config.pad_alternatives`` and the model is in ``PADDABLE``.
 
   Args:
@@ -153,10 +153,16 @@ def build_sampler(model: str, n: int, m: int, config):
   if model == "independent_pairwise":
     m = 0
   padded = bool(config.get("pad_alternatives", False)) and model in PADDABLE
-  size = max(config.num_alternatives) if padded else n
+  size = max(_model_alternatives(config, model)) if padded else n
   fn = _sampler(model, int(size), int(m), float(config.mallows_phi),
                 int(config.luce_groups), float(config.luce_sigma), padded)
   return fn, (jnp.int32(n),)
+
+
+def _model_alternatives(config, model):
+  """The numbers of responses swept for ``model``."""
+  by_model = config.get("num_alternatives_by_model") or {}
+  return tuple(by_model.get(model) or config.num_alternatives)
 
 
 def cells(config):
@@ -170,9 +176,7 @@ def cells(config):
       voters = config.mallows_num_voters
     voters = (0,) if model in POPULATION_ONLY else tuple(
         m for m in voters if m > 0 or model in HAS_POPULATION_LIMIT)
-    ns = config.num_alternatives
-    if model == "mallows" and config.get("mallows_num_alternatives"):
-      ns = config.mallows_num_alternatives
+    ns = _model_alternatives(config, model)
     for m in voters:
       for n in ns:
         yield model, int(m), int(n)
@@ -190,9 +194,10 @@ def run_cells(config, workdir, statistics, tag):
   for m in config.num_voters:
     if m < 0:
       raise ValueError(f"num_voters must be >= 0, got {m}.")
-  for n in config.num_alternatives:
-    if n < 2:
-      raise ValueError(f"num_alternatives must be >= 2, got {n}.")
+  for model in config.models:
+    for n in _model_alternatives(config, model):
+      if n < 2:
+        raise ValueError(f"num_alternatives must be >= 2, got {n}.")
   if config.num_samples < 1:
     raise ValueError(f"num_samples must be >= 1, got {config.num_samples}.")
   todo = list(cells(config))

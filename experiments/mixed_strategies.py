@@ -27,6 +27,7 @@ import numpy as np
 
 from experiments import common
 from experiments import condorcet_cycles
+from nash_align import montecarlo
 
 STATISTICS = ("nash_mixed", "no_condorcet_winner",
               "nash_mixed_iff_no_condorcet_winner", "support_size")
@@ -102,7 +103,8 @@ def run(config, workdir: str) -> str:
       "## Mixed strategies (arXiv:2503.10990, Sec. 3)\n\n"
       f"Preset `{config.preset}`, {config.num_samples} games per cell, each "
       "solved by `solvers.solve` on the margin game P - 1/2; support = "
-      "probability > 1e-3. `agree` is the fraction of samples where "
+      f"probability > {montecarlo.DEFAULT_SUPPORT_TOL:g}. `agree` is the "
+      "fraction of samples where "
       "'mixed' equals 'no Condorcet winner' (Theorem: 1).\n\n"
       "![Mixed strategies](mixed_strategies.png)\n\n" + table +
       f"\n{seconds:.1f} s. Command: `python -m experiments.mixed_strategies "

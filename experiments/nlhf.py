@@ -38,10 +38,6 @@ from nash_align import social_choice
 from nash_align.nlhf import metrics as metrics_lib
 from nash_align.nlhf import training as nlhf_train
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
-config_flags.DEFINE_config_file(
-    "config", default="experiments/configs/nlhf.py", lock_config=True)
-
 _METRICS = ("win_rate_vs_reference", "exploitability", "entropy",
             "support_size", "lottery_agreement", "kl_to_reference",
             "win_rate_sampled", "win_rate_sampled_low",
@@ -147,18 +143,21 @@ def run(config, workdir: str) -> str:
   ax.set_title(f"{oracle}: held-out prompt {int(ids[e])} "
                f"({'no ' if no_cw.size else ''}Condorcet winner)")
   ax.legend(fontsize=7)
-  # Right: mean support size over held-out prompts (prob > 1e-2).
-  supports = [results[(oracle, a)]["final"]["support_size"]
-              for a in algorithms]
+  # Right: mean support size (prob > 1e-2) on the held-out prompts without a
+  # Condorcet winner, where the equilibrium is mixed (all prompts if none).
+  sel = no_cw if no_cw.size else np.arange(P.shape[0])
+  supports = [
+      float(np.mean(np.sum(_final_policies(results[(oracle, a)], ids)[0][sel]
+                           > 1e-2, -1))) for a in algorithms]
   ax2.bar(np.arange(len(algorithms)), supports,
           color=[f"C{i + 1}" for i in range(len(algorithms))])
-  all_ml = metrics_lib.maximal_lotteries(P)
+  all_ml = metrics_lib.maximal_lotteries(P[sel])
   ax2.axhline(float(np.mean(np.sum(all_ml > 1e-2, -1))), color="k", ls="--",
               label="maximal lottery")
   ax2.axhline(1.0, color="gray", ls=":", lw=0.8)
   ax2.set_xticks(np.arange(len(algorithms)), algorithms, rotation=30,
                  fontsize=7)
-  ax2.set_ylabel("mean support size (held-out)")
+  ax2.set_ylabel(f"mean support size ({sel.size} prompts)")
   ax2.legend(fontsize=7)
   common.save_figure(fig, os.path.join(workdir, "nlhf_diversity.png"))
 
@@ -200,11 +199,16 @@ def _command(config) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("Too many command-line arguments.")
-  if not _WORKDIR.value:
+  if not flags.FLAGS.workdir:
     raise app.UsageError("--workdir is required.")
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
-  print(run(flags.FLAGS.config, _WORKDIR.value))
+  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a binary, so that importing this module
+  # (experiments.reproduce_figures, tests) defines none.
+  flags.DEFINE_string("workdir", None, "Output directory.")
+  config_flags.DEFINE_config_file(
+      "config", default="experiments/configs/nlhf.py", lock_config=True)
   app.run(main)

@@ -293,6 +293,9 @@ def run(config, workdir: str) -> str:
   rank_cols = ["dataset", "majority_ranking", "bt_ranking",
                "kendall_distance"]
   cyclic = [r["name"] for r in results if r["shortest_cycle"] is not None]
+  no_winner = [r["name"] for r in results if r["condorcet_winner"] < 0]
+  mixed = [r["name"] for r in results
+           if np.sum(np.asarray(r["maximal_lottery"]) > 1e-6) > 1]
   lines = [
       "## Real preference data: cycles and maximal lotteries",
       "",
@@ -303,7 +306,12 @@ def run(config, workdir: str) -> str:
       "`P - 1/2`; `bp_gap`: majority game `sign(P - 1/2)`).",
       "",
       f"Pooled majority relation has a cycle in: "
-      f"{', '.join(cyclic) if cyclic else 'none'}.",
+      f"{', '.join(cyclic) if cyclic else 'none'}; no Condorcet winner in: "
+      f"{', '.join(no_winner) if no_winner else 'none'}; mixed maximal "
+      f"lottery in: {', '.join(mixed) if mixed else 'none'}. (A cycle below "
+      "a Condorcet winner leaves the lottery pure.) Where margins tie (an "
+      "even electorate, ties, unjudged pairs) the maximal lottery need not be "
+      "unique; the solver's equilibrium is shown, with its certificate.",
       "",
       common.markdown_table(rows, main_cols),
       f"Bootstrap ({config.num_resamples} resamples; judgment tables resample "

@@ -659,8 +659,10 @@ def is_preference_matching(psi: PayoffTransform, key, *,
   (arXiv:2505.20627's preference matching: the unique equilibrium is
   ``pi*``). Flags a game when either
 
+  * ``A = 0`` (every strategy is an equilibrium), or
   * the exact certificate fails: ``pi*`` is exploitable,
-    ``max_i (A pi*)_i > atol`` (then ``pi*`` is no equilibrium), or
+    ``max_i (A pi*)_i > atol max|A|`` (then ``pi*`` is no equilibrium;
+    relative, so transforms that are tiny near 1/2 are judged fairly), or
   * the solver's equilibrium differs from ``pi*`` by more than ``eq_tol`` in
     L1 (then ``pi*`` is not the unique equilibrium).
 
@@ -672,7 +674,7 @@ def is_preference_matching(psi: PayoffTransform, key, *,
     num_games: games per size.
     num_alternatives: sizes ``n >= 2``.
     scale: spread of the log-strengths.
-    atol: certificate tolerance.
+    atol: relative certificate tolerance.
     eq_tol: L1 tolerance between the solver's strategy and ``pi*``.
 
   Returns:
@@ -689,8 +691,10 @@ def is_preference_matching(psi: PayoffTransform, key, *,
     A = _payoff_of(psi, P)
     res = _solve(A)
     cert = np.max(np.einsum("bij,bj->bi", A, target), axis=-1)
+    amax = np.max(np.abs(A), axis=(-2, -1))
     dist = np.sum(np.abs(np.asarray(res.row) - target), axis=-1)
-    bad = (cert > atol) | (dist > eq_tol)
+    # amax == 0: every strategy is an equilibrium (not unique).
+    bad = (amax == 0) | (cert > atol * amax) | (dist > eq_tol)
     total += num_games
     bad_total += int(bad.sum())
     if first is None and bad.any():
@@ -701,8 +705,10 @@ def is_preference_matching(psi: PayoffTransform, key, *,
           equilibrium_row=np.asarray(res.row[b], np.float64),
           gap=float(np.asarray(res.gap)[b]), certificate=float(cert[b]),
           l1_distance=float(dist[b]),
-          reason=("target is exploitable (not an equilibrium)"
-                  if cert[b] > atol else
+          reason=("Psi(P) = 0: every strategy is an equilibrium"
+                  if amax[b] == 0 else
+                  "target is exploitable (not an equilibrium)"
+                  if cert[b] > atol * amax[b] else
                   "solver found another equilibrium"))
   details = dict(kind="btl", num_alternatives=sizes, scale=scale, atol=atol,
                  eq_tol=eq_tol)

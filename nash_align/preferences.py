@@ -31,7 +31,9 @@ under ``jax.jit`` with those marked static, e.g. via ``functools.partial``):
   table of pairwise judgments.
 
 Random numbers depend only on the key and the static arguments: the same call
-gives the same draw eagerly and under ``jit``.
+gives the same draw eagerly and under ``jit``. Every sampler also works under
+``vmap`` over keys, but for large batches prefer ``shape=``: the streamed
+kernels size their voter blocks from the batch they can see.
 
 Bad input raises ``ValueError`` naming the argument. Shape checks are static
 (they also run under ``jit``); value checks (NaN, ranges, permutations) run on
@@ -40,7 +42,6 @@ documented in :mod:`nash_align._validation`.
 """
 
 import functools
-import math
 import operator
 from typing import Any, Optional, Sequence, Tuple
 
@@ -71,10 +72,9 @@ __all__ = (
 
 Array = jax.Array
 
-# Pairwise comparisons per voter block in the streamed kernels (at least one
-# voter a block): memory stays at a few MiB whatever the number of voters, and
-# on a CPU blocks of this size ran fastest (2-core timings, 2000 x 101 x 50).
-_BLOCK_ELEMENTS = 1 << 20
+# Pairwise comparisons per voter block in the streamed kernels (see
+# _voter_blocks): memory stays at tens of MiB whatever the number of voters.
+_BLOCK_ELEMENTS = 1 << 22
 
 
 # ----------------------------------------------------------------------------
@@ -196,8 +196,8 @@ def _check_permutations(r, name: str, validate: bool) -> None:
     bad = np.argwhere(~ok)[0]
     raise ValueError(
         f"{name} must list each of the n = {n} alternatives exactly once per "
-        f"voter (a permutation of 0..{n - 1}); {name}[{', '.join(map(str, bad))}"
-        f"] = {a[tuple(bad)].tolist()}.")
+        f"voter (a permutation of 0..{n - 1}); "
+        f"{name}[{', '.join(map(str, bad))}] = {a[tuple(bad)].tolist()}.")
 
 
 def _lift(x, ndim: int):
@@ -232,14 +232,27 @@ def _assemble_counts(upper, total, n: int):
 
 def _voter_blocks(batch: int, num_voters: int, n: int,
                   block_size: Optional[int]) -> Tuple[int, int]:
-  """Returns (voters per block, number of blocks) for the streamed kernels."""
+  """Returns (voters per block, number of blocks) for the streamed kernels.
+
+  A block compares ``batch * block * n (n - 1) / 2`` pairs with the voters on
+  the minor axis. On XLA's CPU backend blocks of 32 voters vectorise well and
+  1, 2 or 4 voters are cheap, while sizes in between (6-27) ran up to 5x
+  slower (2-core timings); so 32 voters when the block stays under
+  ``_BLOCK_ELEMENTS`` comparisons, else the largest of 4, 2, 1 that fits
+  ``16 * _BLOCK_ELEMENTS`` (large batches), else 1. The tail block is padded.
+  """
   if block_size is None:
     per_voter = max(1, batch) * max(1, n * (n - 1) // 2)
-    block_size = max(1, _BLOCK_ELEMENTS // per_voter)
+    block_size = 1
+    if 32 * per_voter <= _BLOCK_ELEMENTS:
+      block_size = 32
+    else:
+      for b in (4, 2):
+        if b * per_voter <= 16 * _BLOCK_ELEMENTS:
+          block_size = b
+          break
   block_size = max(1, min(block_size, num_voters))
   num_blocks = -(-num_voters // block_size)
-  # Even the blocks out so the padded tail is < num_blocks voters.
-  block_size = -(-num_voters // num_blocks)
   return block_size, num_blocks
 
 
@@ -260,6 +273,10 @@ def _pairwise_counts_kernel(rankings, block_size: int, num_blocks: int):
   # [num_blocks, B, block, n]
   blocks = jnp.moveaxis(r.reshape(batch, num_blocks, block_size, n), 1, 0)
   valid = (jnp.arange(padded) < m).reshape(num_blocks, block_size)
+  # Positions in the narrowest integer type (int8 for n <= 127): the
+  # comparisons then run on 4x more SIMD lanes than int32 on a CPU.
+  pos_dtype = (jnp.int8 if n <= 127 else jnp.int16 if n <= 32767 else
+               jnp.int32)
   alt = jnp.arange(n, dtype=jnp.int32)
 
   def body(upper, xs):
@@ -267,8 +284,9 @@ def _pairwise_counts_kernel(rankings, block_size: int, num_blocks: int):
     # Position of each alternative: pos[.., i] = sum_l l [r[.., l] = i];
     # [B, b, n(l), n(i)] lives only inside this block (and is fused).
     onehot = rb[..., :, None] == _lift(alt, 4)
-    pos = jnp.sum(jnp.where(onehot, _lift(alt[:, None], 4), 0),
-                  axis=-2)  # [B, b, n]
+    slot = _lift(alt[:, None].astype(pos_dtype), 4)
+    pos = jnp.sum(jnp.where(onehot, slot, jnp.zeros((), pos_dtype)),
+                  axis=-2, dtype=pos_dtype)  # [B, b, n]
     pos = jnp.swapaxes(pos, -1, -2)  # [B, n, b]
     above = (pos[:, iu, :] < pos[:, ju, :]) & _lift(vb, 3)  # [B, P, b]
     return upper + jnp.sum(above, axis=-1, dtype=jnp.int32), None
@@ -295,7 +313,7 @@ def pairwise_counts(rankings: Array, validate: bool = True,
       alternatives best-first (a permutation of ``0..n-1``).
     validate: check (on concrete input) that every row is a permutation.
     block_size: voters per block; ``None`` picks one so that a block holds
-      about ``2^22`` comparisons.
+      at most ``2^22`` comparisons (32 voters when they fit).
 
   Returns:
     int32 ``[..., n, n]`` counts with ``c + c^T = m`` off the diagonal and 0 on
@@ -328,7 +346,8 @@ def pairwise_counts(rankings: Array, validate: bool = True,
   return _pairwise_counts_kernel(jnp.asarray(rankings), bs, nb)
 
 
-def preference_matrix(counts: Array, dtype=None, validate: bool = True) -> Array:
+def preference_matrix(counts: Array, dtype=None,
+                      validate: bool = True) -> Array:
   """Preference matrix of pairwise counts.
 
   .. math:: P_{ij} = \\frac{c_{ij}}{c_{ij} + c_{ji}},
@@ -493,8 +512,8 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
     num_voters: ``m >= 1`` (static).
     num_alternatives: ``n >= 2`` (static).
     shape: leading batch shape (static).
-    block_size: voters per block (static); ``None`` picks about ``2^22``
-      comparisons a block. The draw for a key depends on it.
+    block_size: voters per block (static); ``None`` picks one as
+      :func:`pairwise_counts` does. The draw for a key depends on it.
 
   Returns:
     int32 ``[*shape, n, n]`` with ``c + c^T = m`` off the diagonal.
@@ -518,7 +537,7 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
 
 @functools.partial(jax.jit, static_argnames=("shape", "dtype"))
 def _mallows_kernel(key, phi, reference, shape, dtype):
-  """``shape = [*batch, m, n]``; phi to ``[*batch]``; reference ``[*batch, n]``."""
+  """``shape = [*b, m, n]``; phi -> ``[*b]``, reference -> ``[*b, n]``."""
   n = shape[-1]
   phi = jnp.broadcast_to(jnp.asarray(phi, dtype), shape[:-2])
   reference = jnp.broadcast_to(reference.astype(jnp.int32), shape[:-2] + (n,))
@@ -654,7 +673,8 @@ def plackett_luce(key: Array, weights: Array, num_voters: int,
   n = np.shape(weights)[-1]
   if n < 2:
     raise ValueError(
-        f"weights must have n >= 2 alternatives, got shape {np.shape(weights)}.")
+        f"weights must have n >= 2 alternatives, got shape "
+        f"{np.shape(weights)}.")
   _check_broadcast(np.shape(weights), shape + (n,), "weights", "[*shape, n]")
   _check_positive_weights(weights, "weights", validate)
   return _plackett_luce_weights_kernel(key, weights, shape + (m, n),
@@ -680,7 +700,8 @@ def bradley_terry_matrix(weights: Array, validate: bool = True) -> Array:
   n = np.shape(weights)[-1]
   if n < 2:
     raise ValueError(
-        f"weights must have n >= 2 alternatives, got shape {np.shape(weights)}.")
+        f"weights must have n >= 2 alternatives, got shape "
+        f"{np.shape(weights)}.")
   _check_positive_weights(weights, "weights", validate)
   return _bradley_terry_kernel(weights, _float_dtype(None, like=weights))
 
@@ -1060,7 +1081,8 @@ def sample_empirical(key: Array, counts: Array, num_voters: int,
   judgments are drawn independently with the empirical rate:
 
   .. math:: \\tilde c_{ij} \\sim \\mathrm{Binomial}(m,
-     \\tfrac{c_{ij}}{c_{ij} + c_{ji}}), \\qquad \\tilde c_{ji} = m - \\tilde c_{ij}.
+     \\tfrac{c_{ij}}{c_{ij} + c_{ji}}),
+     \\qquad \\tilde c_{ji} = m - \\tilde c_{ij}.
 
   Unjudged pairs stay unjudged (0 both ways), so
   ``preference_matrix`` gives them 1/2.

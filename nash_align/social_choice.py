@@ -186,14 +186,36 @@ def weak_condorcet_winners(P, *, validate: bool = True) -> jax.Array:
   return jnp.all(_weak_majority(P), axis=-1)
 
 
+def _scores_3cycles(G: jax.Array) -> jax.Array:
+  """Cyclic triples of a TOURNAMENT ``G`` from its scores, ``O(n^2)``.
+
+  Kendall and Babington Smith (1940): ``C(n, 3) - sum_i C(s_i, 2)`` with
+  ``s_i`` the out-degrees; valid only when every pair has exactly one edge.
+  """
+  n = G.shape[-1]
+  s = jnp.sum(G, axis=-1, dtype=jnp.int32)
+  return (n * (n - 1) * (n - 2) // 6
+          - jnp.sum(s * (s - 1) // 2, axis=-1)).astype(jnp.int32)
+
+
+def _has_ties(G: jax.Array) -> jax.Array:
+  """Whether any off-diagonal pair of the batch has no strict edge."""
+  return jnp.any(~(G | jnp.swapaxes(G, -1, -2) | _eye(G)))
+
+
 def has_condorcet_cycle(P, *, validate: bool = True) -> jax.Array:
   """Whether the STRICT majority relation has a directed cycle.
 
   True iff some ``i_1 > i_2 > ... > i_k > i_1`` with every ``>`` a strict
   majority (``P > 1/2``). Ties are not edges, so a profile with ties can be
   cycle-free and still not be representable by a reward (see
-  :func:`is_majority_transitive`). Cycle detection: some diagonal entry of
-  the transitive closure of :func:`majority_graph` is True.
+  :func:`is_majority_transitive`).
+
+  Computed by cases on the whole batch (``lax.cond``): without ties the
+  majority graph is a tournament, which has a cycle iff it has a cyclic
+  triple (Moon), counted from the scores in ``O(n^2)``; with ties, some
+  diagonal entry of the transitive closure of :func:`majority_graph` is True.
+  Under ``vmap`` both branches run (the answer is the same).
 
   Args:
     P: ``[..., n, n]`` preference matrix.
@@ -203,8 +225,14 @@ def has_condorcet_cycle(P, *, validate: bool = True) -> jax.Array:
     bool ``[...]``.
   """
   G = majority_graph(P, validate=validate)
-  C = _closure(G)
-  return jnp.any(jnp.diagonal(C, axis1=-2, axis2=-1), axis=-1)
+
+  def general(G):
+    return jnp.any(jnp.diagonal(_closure(G), axis1=-2, axis2=-1), axis=-1)
+
+  def tournament(G):
+    return _scores_3cycles(G) > 0
+
+  return lax.cond(_has_ties(G), general, tournament, G)
 
 
 def is_majority_transitive(P, *, validate: bool = True) -> jax.Array:
@@ -237,8 +265,10 @@ def count_3cycles(P, *, validate: bool = True) -> jax.Array:
 
   Equals ``trace(M^3) / 3`` for the strict majority graph ``M`` (it has no
   2-cycles, so closed 3-walks are directed triangles, each counted from its 3
-  starting points). For a tournament this is Kendall-Babington Smith's
-  ``C(n, 3) - sum_i C(s_i, 2)`` with ``s_i`` the out-degrees.
+  starting points). When the batch has no ties (a tournament) it is
+  computed in ``O(n^2)`` as Kendall-Babington Smith's
+  ``C(n, 3) - sum_i C(s_i, 2)`` with ``s_i`` the out-degrees (``lax.cond``
+  on the whole batch).
 
   Args:
     P: ``[..., n, n]`` preference matrix.
@@ -247,25 +277,32 @@ def count_3cycles(P, *, validate: bool = True) -> jax.Array:
   Returns:
     int32 ``[...]``.
   """
-  M = majority_graph(P, validate=validate).astype(jnp.int32)
-  M2 = jnp.matmul(M, M)
-  return (jnp.sum(M2 * jnp.swapaxes(M, -1, -2), axis=(-2, -1)) // 3).astype(
-      jnp.int32)
+  G = majority_graph(P, validate=validate)
+
+  def general(G):
+    M = G.astype(jnp.int32)
+    M2 = jnp.matmul(M, M)
+    return (jnp.sum(M2 * jnp.swapaxes(M, -1, -2), axis=(-2, -1)) // 3).astype(
+        jnp.int32)
+
+  return lax.cond(_has_ties(G), general, _scores_3cycles, G)
 
 
 def smith_set(P, *, validate: bool = True) -> jax.Array:
   """Smith set: the smallest nonempty set beating everything outside it.
 
   ``S`` is dominating when ``P[i, j] > 1/2`` for all ``i in S``, ``j not in
-  S``; dominating sets are nested, and the Smith set is the smallest. Here
-  ``i in S`` iff ``i`` reaches every ``j`` in the reflexive-transitive
-  closure of the weak relation ``P >= 1/2``. Why: nothing outside ``S`` has a
-  weak edge into ``S`` (all those pairs are strict losses), so outsiders
-  cannot reach ``S``; and the set ``T`` reachable from ``i in S`` is
-  everything, else every ``u not in T`` strictly beats every ``t in T``, so
-  ``T^c`` is dominating and the minimal ``S`` would sit inside ``T^c``,
-  contradicting ``i in S subset T``. Equals the top strongly connected
-  component of the weak majority graph (pref_voting's ``smith_set``).
+  S``; dominating sets are nested, and the Smith set is the smallest (the top
+  strongly connected component of the weak majority graph, pref_voting's
+  ``smith_set``).
+
+  Computed without a graph search: with ``w_i`` the number of strict
+  majority wins of ``i``, a dominating ``S`` of size ``k`` has ``w_i >= n - k``
+  inside and ``w_j <= n - k - 1`` outside, so every dominating set is an
+  upper level set ``T_t = {j : w_j >= w_t}``. ``T_t`` is dominating iff its
+  strict wins against the outside number ``|T_t| (n - |T_t|)``; one
+  ``[..., n, n]`` matrix product counts them for all ``t`` at once, and the
+  smallest dominating ``T_t`` is the Smith set.
 
   Args:
     P: ``[..., n, n]`` preference matrix.
@@ -274,10 +311,21 @@ def smith_set(P, *, validate: bool = True) -> jax.Array:
   Returns:
     bool ``[..., n]`` membership mask (never empty).
   """
-  P = _prepare(P, validate)
-  n = P.shape[-1]
-  reach = _closure(_weak_majority(P)) | _eye(P)
-  return jnp.all(reach, axis=-1)
+  G = majority_graph(P, validate=validate)
+  n = G.shape[-1]
+  w = jnp.sum(G, axis=-1, dtype=jnp.int32)  # [..., n]
+  # M[t, a]: a in T_t.
+  M = w[..., None, :] >= w[..., :, None]  # [..., n, n]
+  k = jnp.sum(M, axis=-1, dtype=jnp.int32)  # [..., n] |T_t|
+  Mf = M.astype(jnp.float32)
+  MG = jnp.matmul(Mf, G.astype(jnp.float32), precision=lax.Precision.HIGHEST)
+  cross = jnp.sum(MG * (1 - Mf), axis=-1)  # [..., n] wins T_t -> outside
+  dominating = cross == (k * (n - k)).astype(jnp.float32)
+  # The whole set (t = argmin w) is always dominating (vacuously); pick the
+  # smallest dominating level set.
+  size = jnp.where(dominating, k, n + 1)
+  best = jnp.argmin(size, axis=-1)  # [...]
+  return jnp.take_along_axis(M, best[..., None, None], axis=-2)[..., 0, :]
 
 
 def schwartz_set(P, *, validate: bool = True) -> jax.Array:

@@ -180,8 +180,11 @@ def test_relabel_permutes_counts():
 def test_counts_dtype():
   ds = na.data.load("pandalm")
   assert ds.counts().dtype == np.float32
+  e = na.data.load("preflib_apa_1998")
+  assert e.counts().dtype == ds.preference_matrix().dtype == np.float32
   with jax.enable_x64(True):
     assert ds.counts().dtype == np.float64
+    assert e.counts().dtype == e.preference_matrix().dtype == np.float64
   assert ds.counts(dtype=np.float16).dtype == np.float16
 
 

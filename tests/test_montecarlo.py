@@ -81,7 +81,7 @@ def test_chunk_size_invariance_exact():
   key = jax.random.key(3)
   ref = mc.estimate(key, _tournament, OWN_STATS, 1000, chunk_size=1000,
                     block_size=16)
-  for chunk_size in (1, 77, 256):
+  for chunk_size in (1, 77):
     _assert_same(ref, mc.estimate(key, _tournament, OWN_STATS, 1000,
                                   chunk_size=chunk_size, block_size=16))
 
@@ -188,7 +188,8 @@ def test_impartial_culture_guilbaud_limit():
   _require(social_choice, "condorcet_winner")
   # Guilbaud (1952): for n = 3 and m -> infinity voters under impartial
   # culture, P(Condorcet winner) -> 3/4 + 3/(2 pi) arcsin(1/3) ~ 0.91226.
-  # At m = 1001 the finite-m value differs by < 1e-4.
+  # The finite-m value approaches it at rate O(1/m); at m = 1001 the
+  # difference is far below the interval's half-width (~0.007).
   limit = 0.75 + 1.5 / math.pi * math.asin(1 / 3)
   res = mc.estimate(jax.random.key(2), "impartial_culture_counts",
                     ["condorcet_winner_exists", "condorcet_cycle_exists"],
@@ -352,11 +353,11 @@ def test_pad_as_losers_keeps_statistics():
   Q = jax.vmap(lambda p: condorcet_cycles.pad_as_losers(
       jnp.pad(p, ((0, size - n), (0, size - n)), constant_values=0.5),
       jnp.int32(n)))(P)
-  for name in ("condorcet_winner_exists", "condorcet_cycle_exists",
-               "majority_transitive", "smith_set_size"):
-    fn = mc.STATISTICS[name].fn
-    np.testing.assert_array_equal(jax.vmap(fn)(P), jax.vmap(fn)(Q),
-                                  err_msg=name)
+  names = ("condorcet_winner_exists", "condorcet_cycle_exists",
+           "majority_transitive", "smith_set_size")
+  stats = jax.jit(jax.vmap(lambda p: [mc.STATISTICS[s].fn(p) for s in names]))
+  for name, a, b in zip(names, stats(P), stats(Q)):
+    np.testing.assert_array_equal(a, b, err_msg=name)
   lp_p = solvers.solve_lp(np.asarray(P, np.float64) - 0.5)
   lp_q = solvers.solve_lp(np.asarray(Q, np.float64) - 0.5)
   np.testing.assert_allclose(lp_q.row[:, n:], 0.0, atol=1e-9)

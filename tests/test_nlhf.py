@@ -96,9 +96,9 @@ def test_policy_bad_input():
 
 @functools.lru_cache(maxsize=None)
 def _pop_task():
-  return oracles.population_task(jax.random.PRNGKey(0), num_prompts=64,
-                                 num_candidates=5, num_groups=3,
-                                 utility_scale=6.0)
+  # Same shapes as tests/test_nlhf_train.py's TINY config (shared compile).
+  return oracles.population_task(jax.random.PRNGKey(0), num_prompts=128,
+                                 num_candidates=5)
 
 
 def test_population_oracle_matches_brute_force_mixture():
@@ -132,14 +132,14 @@ def test_population_oracle_matches_preferences_module():
 
 def test_population_oracle_has_condorcet_cycles():
   task = _pop_task()
-  P = np.asarray(task.oracle.matrix(jnp.arange(64)))
+  P = np.asarray(task.oracle.matrix(jnp.arange(128)))
   maj = P > 0.5
   cycles = np.einsum("nij,njk,nki->n", maj, maj, maj) > 0
   winner = np.any(maj.sum(-1) == 4, -1)
   # Mixtures of transitive groups produce cycles on some prompts but not all,
   # and some prompts have no Condorcet winner (a tournament without one has a
   # 3-cycle).
-  assert 0 < cycles.sum() < 64
+  assert 0 < cycles.sum() < 128
   assert 0 < np.sum(~winner)
   assert np.all(cycles[~winner])
 
@@ -172,7 +172,7 @@ def test_check_oracle_rejects_invalid_oracles():
   task = _pop_task()
   with pytest.raises(ValueError, match="not a valid preference oracle"):
     task.replace(oracle=oracles.EmpiricalOracle(
-        matrices=jnp.full((64, 5, 5), 0.7))).validate()
+        matrices=jnp.full((128, 5, 5), 0.7))).validate()
 
 
 def test_learned_models_cycle_vs_bradley_terry():
@@ -332,6 +332,15 @@ def test_unknown_algorithm_and_estimator():
     algos.get_algorithm("dpo")
   with pytest.raises(ValueError, match="unknown estimator"):
     algos._check_hp(algos.Hyperparams(estimator="mc"))  # pylint: disable=protected-access
+  P, mu = _random_game(0)
+  batch, game = _tabular(P, mu)
+  g = algos.Game(prefer=None, matrix=game["matrix"][:, :3, :3])
+  with pytest.raises(ValueError, match=r"game.matrix must be \[B, K, K\]"):
+    algos.nash_md_loss(batch.reference_logp, batch, g, jax.random.PRNGKey(0),
+                       algos.Hyperparams())
+  with pytest.raises(ValueError, match="batch.mask"):
+    algos.sppo_loss(batch.reference_logp, batch._replace(mask=batch.mask[:, :3]),
+                    g, jax.random.PRNGKey(0), algos.Hyperparams())
 
 
 # ----------------------------------------------------------------- metrics

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +33,11 @@ def test_train_writes_outputs_and_improves(tmp_path):
   assert (tmp_path / "metrics.csv").read_text().count("\n") == 6
   assert glob.glob(str(tmp_path / "tensorboard" / "events.out.tfevents.*"))
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["20", "40"]
+  # The public evaluate() reproduces the logged exact metrics.
+  model = nnx.merge(res["graphdef"], res["params"])
+  again = nlhf.training.evaluate(model, res["task"], res["eval_oracle"])
+  for k in ("win_rate_vs_reference", "exploitability", "entropy"):
+    assert again[k] == pytest.approx(hist[-1][k], rel=1e-5)
 
 
 def test_resume_after_interruption_matches_uninterrupted(tmp_path):

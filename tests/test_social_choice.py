@@ -268,6 +268,11 @@ def test_all_tie_patterns_n4():
   assert np.all(st["schwartz"] <= st["smith"])
   np.testing.assert_array_equal(st["c3"], _brute_3cycles(P))
   np.testing.assert_array_equal(st["wcw"], np.all(P >= 0.5, axis=-1))
+  # vmap turns the batch-level lax.cond into a select: same answers.
+  Pj = jnp.asarray(P[:64], jnp.float32)
+  np.testing.assert_array_equal(jax.vmap(sc.has_condorcet_cycle)(Pj),
+                                st["cycle"][:64])
+  np.testing.assert_array_equal(jax.vmap(sc.count_3cycles)(Pj), st["c3"][:64])
   # Ties: strict acyclic but not transitive happens (a > b, b ~ c, c ~ a).
   assert np.any(~st["cycle"] & ~st["trans"])
 

@@ -98,7 +98,6 @@ def test_uncertified_games_are_reported_and_lp_fallback_fixes_them():
 def test_closed_forms():
   rps = np.array([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
   pennies = np.array([[1., -1.], [-1., 1.]])
-  saddle = np.array([[3., 1., 4.], [2., 0., 1.], [5., 2., 6.]])  # (2, 1)
   res = solvers.solve(rps)
   np.testing.assert_allclose(res.row, np.full(3, 1 / 3), atol=1e-7)
   np.testing.assert_allclose(res.col, np.full(3, 1 / 3), atol=1e-7)
@@ -106,19 +105,33 @@ def test_closed_forms():
   res = solvers.solve(pennies)
   np.testing.assert_allclose(res.row, [0.5, 0.5], atol=1e-7)
   np.testing.assert_allclose(res.col, [0.5, 0.5], atol=1e-7)
-  res = solvers.solve(saddle)
-  np.testing.assert_allclose(res.row, [0, 0, 1], atol=1e-7)
-  np.testing.assert_allclose(res.col, [0, 1, 0], atol=1e-7)
-  np.testing.assert_allclose(res.value, 2.0, atol=1e-6)
-  # A Condorcet winner (alternative 3 beats everyone) is the pure equilibrium.
-  m = _margin_games(5, 1, 5)[0]
-  w = 3
-  m[w, :] = np.abs(m[w, :]) + 0.1
-  m[:, w] = -m[w, :]
-  m[w, w] = 0.0
-  res = solvers.solve(m)
-  np.testing.assert_allclose(res.row, np.eye(5)[w], atol=1e-7)
-  np.testing.assert_allclose(res.col, np.eye(5)[w], atol=1e-7)
+  np.testing.assert_allclose(res.value, 0.0, atol=1e-7)
+
+
+def test_planted_pure_equilibria():
+  rng = np.random.default_rng(4)
+  idx = np.arange(B)
+  # Strict saddle point at (i, j) with value 0: row i is positive elsewhere,
+  # column j negative elsewhere; the unique equilibrium is pure.
+  A = rng.normal(size=(B, 6, 6))
+  i, j = rng.integers(0, 6, B), rng.integers(0, 6, B)
+  A[idx, i, :] = np.abs(A[idx, i, :]) + 0.1
+  A[idx, :, j] = -np.abs(A[idx, :, j]) - 0.1
+  A[idx, i, j] = 0.0
+  res = solvers.solve(A)
+  np.testing.assert_allclose(res.row, np.eye(6)[i], atol=1e-7)
+  np.testing.assert_allclose(res.col, np.eye(6)[j], atol=1e-7)
+  np.testing.assert_allclose(res.value, 0.0, atol=1e-7)
+  # A Condorcet winner w (beats everyone) is the pure equilibrium of the
+  # margin game.
+  M = _margin_games(5, B, 6)
+  w = rng.integers(0, 6, B)
+  M[idx, w, :] = np.abs(M[idx, w, :]) + 1 / 22
+  M[idx, :, w] = -M[idx, w, :]
+  M[idx, w, w] = 0.0
+  res = solvers.solve(M)
+  np.testing.assert_allclose(res.row, np.eye(6)[w], atol=1e-7)
+  np.testing.assert_allclose(res.col, np.eye(6)[w], atol=1e-7)
 
 
 def test_batch_shapes_and_dtypes():
@@ -250,3 +263,14 @@ def test_bad_input(kwargs, match):
   A = kwargs.pop("A", np.array([[0., 1.], [-1., 0.]]))
   with pytest.raises(ValueError, match=match):
     solvers.solve(A, **kwargs)
+
+
+@pytest.mark.parametrize("family", ["tournament", "rectangular", "degenerate"])
+def test_host_float64_simplex_repair_path(family):
+  from nash_align.solvers import host  # pylint: disable=g-import-not-at-top
+  A = FAMILIES[family]
+  x, y, ok = host.simplex(A)
+  assert np.all(ok)
+  np.testing.assert_allclose(solvers.duality_gap(A, x, y), 0.0, atol=1e-12)
+  np.testing.assert_allclose(np.einsum("bi,bij,bj->b", x, A, y),
+                             solvers.solve_lp(A).value, atol=1e-12)

@@ -67,6 +67,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # Run the JAX LP baselines (MPAX, linrax) under float64 (jax.enable_x64):
   # in float32 they do not reach a 1e-6 certificate.
   c.jax_baselines_x64 = True
+  # The JAX LP baselines run in a spawned child process (same games) that is
+  # killed after this many seconds (compile + solve): linrax has no
+  # iteration cap and XLA cannot be interrupted.
+  c.jax_baselines_timeout_s = 300.0
   # Families the JAX LP baselines run on (each new shape costs a compile).
   c.jax_baselines_families = FAMILIES
   # Host baselines stop a cell after this many seconds (games/s is then
@@ -75,6 +79,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # JAX backend to run on ("" = jax.default_backend(), or "cpu", "gpu",
   # "tpu"). Nothing in the harness assumes a CPU.
   c.backend = ""
+  # Library warm-up (compile) call on the first warmup_games games (0: the
+  # whole batch); solve's pool holds at most 256 games, so 512 reaches the
+  # shapes of any batch.
+  c.warmup_games = 512
   # JAX solvers: the timed call is repeated until min_timing_s have passed
   # (at most max_timing_repeats calls) and the mean is reported.
   c.min_timing_s = 0.2
@@ -101,6 +109,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     c.linrax_max_games = 20
     c.linrax_max_n = 10
     c.jax_baselines_families = "margin"
+    c.jax_baselines_timeout_s = 60.0
     c.host_cell_time_cap_s = 5.0
     # One library call per cell ("auto"); --config.methods=all adds every
     # method of solvers.METHODS (a compile each, ~3 s on a loaded 2-core CPU).

@@ -31,7 +31,12 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # Labeler counts for Mallows (not paddable: one compilation per n and m);
   # empty = config.num_voters.
   config.mallows_num_voters = (101,)
-  config.mallows_num_alternatives = (3, 5, 10, 20, 50)  # empty = all
+  # Per-model numbers of responses (models not listed use num_alternatives).
+  # Mallows compiles once per n; independent_pairwise's Beta draws are slow
+  # on a CPU and its P(cycle) is already ~1 at n = 10.
+  config.num_alternatives_by_model = {"mallows": (3, 10, 30),
+                                      "independent_pairwise": (3, 4, 5, 6, 8,
+                                                               10)}
   config.luce_groups = 3  # labeler groups in the Luce (PL) mixture
   config.luce_sigma = 1.0  # log-utilities ~ Normal(0, sigma^2) per group
   # Sample the paddable models at max(n) and pad (one compilation per model
@@ -45,7 +50,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
                                60, 80, 100)
     config.num_voters = (3, 11, 101, 1001, 0)
     config.mallows_num_voters = ()
-    config.mallows_num_alternatives = ()
+    config.num_alternatives_by_model = {}
     config.pad_alternatives = False
     config.num_samples = 20000
     config.chunk_size = 2000

@@ -26,7 +26,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.models = ("impartial_culture", "luce_mixture")
   config.mallows_phi = 0.8
   config.mallows_num_voters = ()  # empty = config.num_voters
-  config.mallows_num_alternatives = ()  # empty = config.num_alternatives
+  # Per-model numbers of responses (models not listed use num_alternatives).
+  config.num_alternatives_by_model = {}
   config.luce_groups = 3
   config.luce_sigma = 1.0
   # Sample the paddable models at max(n) and pad (one compilation per model

@@ -32,7 +32,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     c.checkpoint_every = 40
     c.batch_size = 64
   elif preset == "paper":
-    # Every algorithm and RLHF on all three oracles, longer training.
+    # Every algorithm and RLHF on all three oracles, longer training
+    # (15 runs; roughly 20-40 min on 2 CPU cores).
     c.algorithm = ALL_ALGORITHMS
     c.oracle = "population,qlora_gpt4,learned"
     c.num_prompts = 512
@@ -42,6 +43,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     c.batch_size = 128
     c.model_steps = 1500
     c.eval_samples = 256
+    # Weaker regularisation: the exact regularised equilibrium of the held-out
+    # population prompts has exploitability 0.16 at tau = 0.05, 0.04 at 0.02.
+    c.tau = 0.02
   else:
     raise ValueError(f"unknown preset {preset!r}; expected 'quick' or 'paper'.")
   return c

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nash_align import preferences
 from nash_align.data import preflib as preflib_lib
 
 __all__ = (
@@ -262,7 +263,6 @@ class PairwiseJudgments:
 
     Exactly ``nash_align.preferences.preference_matrix(self.counts())``.
     """
-    from nash_align import preferences  # pylint: disable=g-import-not-at-top
     return preferences.preference_matrix(self.counts(dtype), dtype=dtype)
 
   def per_prompt_array(self, dtype=None) -> tuple[list, jax.Array]:

@@ -29,11 +29,12 @@ preferences (``C[a, b]`` = voters ranking ``a`` above ``b``, as pref_voting's
 import dataclasses
 import os
 import re
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from nash_align import preferences
 
 __all__ = (
     "FORMATS",
@@ -179,7 +180,6 @@ class PrefLibElection:
 
   def preference_matrix(self, dtype=None) -> jax.Array:
     """``[n, n]`` ``nash_align.preferences.preference_matrix(self.counts())``."""
-    from nash_align import preferences  # pylint: disable=g-import-not-at-top
     return preferences.preference_matrix(self.counts(dtype=dtype), dtype=dtype)
 
   def units(self, ties: str = "split"):
@@ -192,11 +192,12 @@ class PrefLibElection:
       so resampling ``num_voters`` ballots in proportion to ``weight``
       resamples voters.
     """
+    if ties != "split":
+      raise ValueError("units() needs ties='split' (each pair's two counts "
+                       f"must sum to 1), got {ties!r}.")
     n = self.num_alternatives
     a, b = np.triu_indices(n, 1)
     per = self.order_counts(ties)[:, a, b]  # [U, n(n-1)/2]
-    if ties == "drop":
-      raise ValueError("units() needs ties='split' (each row must sum to 1).")
     u = self.num_orders
     return (np.tile(a, u).astype(np.int32), np.tile(b, u).astype(np.int32),
             per.reshape(-1), np.repeat(np.arange(u), a.size),

@@ -1,6 +1,22 @@
 """Nash learning from human feedback: policy head, oracles, trainers, metrics.
 
-Needs flax, optax and orbax (imported lazily by ``nash_align.nlhf``).
+* :mod:`~nash_align.nlhf.policy`: :class:`PolicyHead`, a flax NNX head
+  ``[B, d], [B, K, d'] -> [B, K]`` log-probabilities over a masked candidate
+  set, residual over the reference policy.
+* :mod:`~nash_align.nlhf.oracles`: ``prob_prefer(prompt, a, b)`` oracles --
+  population mixture of BTL groups, the QLoRA GPT-4 tournaments, learned
+  general preference / Bradley-Terry reward models -- and tasks.
+* :mod:`~nash_align.nlhf.algorithms`: Nash-MD, mirror descent (magnetic),
+  SPPO/INPO, Nash-RS (arXiv:2503.10990v1) and the RLHF baseline, one loss
+  each in :data:`ALGORITHMS`.
+* :mod:`~nash_align.nlhf.metrics`: win rate, exploitability, entropy, support,
+  maximal-lottery agreement.
+* :mod:`~nash_align.nlhf.training` / :mod:`~nash_align.nlhf.checkpoint`:
+  :func:`train` (jitted optax updates, orbax checkpoints with exact resume,
+  CSV + TensorBoard logging).
+
+Needs flax, optax, orbax and tensorboardX (``nash_align.nlhf`` is imported
+lazily by ``nash_align``).
 """
 
 from nash_align.nlhf import algorithms

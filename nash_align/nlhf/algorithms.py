@@ -121,6 +121,24 @@ def _check_hp(hp: Hyperparams) -> None:
     raise ValueError(f"tau must be >= 0, got {hp.tau}.")
 
 
+def _check_shapes(logp, batch: Batch, game: Game) -> None:
+  """Trace-time shape checks: ``logp``, mask, reference ``[B, K]``, ``K >= 2``."""
+  if logp.ndim != 2 or logp.shape[-1] < 2:
+    raise ValueError(f"logp must be [B, K] with K >= 2, got {logp.shape}.")
+  for name in ("mask", "reference_logp"):
+    if getattr(batch, name).shape != logp.shape:
+      raise ValueError(f"batch.{name} must have the shape of logp "
+                       f"{logp.shape}, got {getattr(batch, name).shape}.")
+  if game.matrix is not None and game.matrix.shape != logp.shape + (
+      logp.shape[-1],):
+    raise ValueError(f"game.matrix must be [B, K, K] = "
+                     f"{logp.shape + (logp.shape[-1],)}, got "
+                     f"{game.matrix.shape}.")
+  if game.reward is not None and game.reward.shape != logp.shape:
+    raise ValueError(f"game.reward must be [B, K] = {logp.shape}, got "
+                     f"{game.reward.shape}.")
+
+
 def _sample(key, logp, num):
   """``num`` iid candidates per row of ``logp`` ``[B, K]`` -> int32 ``[B, num]``."""
   b = logp.shape[0]
@@ -200,6 +218,7 @@ def nash_md_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``pi ∝ mu exp(P(y > pi^beta) / tau)``, within ``O(beta)`` of ``pi_tau``
   (Munos et al. tie ``beta = eta tau`` to the step size ``eta -> 0``).
   """
+  _check_shapes(logp, batch, game)
   mix = policy_lib.masked_log_softmax(
       (1.0 - hp.beta) * sg(logp) + hp.beta * batch.reference_logp, batch.mask)
   k_pi, k_opp = jax.random.split(key)
@@ -240,6 +259,7 @@ def mirror_descent_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   estimator replaces ``P(y > pi_t)`` by its mean over ``M`` opponents
   ``y' ~ pi_t`` for every candidate ``y`` (``K M`` oracle queries).
   """
+  _check_shapes(logp, batch, game)
   w = _win_vs_current(logp, game, key, hp)
   et = hp.eta * hp.tau
   target = policy_lib.masked_log_softmax(
@@ -270,6 +290,7 @@ def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``pi_tau``. Sampled: ``y ~ pi_t`` (``S`` samples), ``P(y > pi_t)`` from
   ``M`` opponents, and the sample variance.
   """
+  _check_shapes(logp, batch, game)
   mask = batch.mask
   et = hp.eta * hp.tau
   k_w, k_y = jax.random.split(key)
@@ -353,6 +374,7 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``N`` proposals ``y' ~ mu`` are accepted with probability
   ``exp(-g/tau)``, and prompts with no accepted opponent are skipped.
   """
+  _check_shapes(logp, batch, game)
   if hp.tau <= 0:
     raise ValueError("nash_rs needs tau > 0.")
   mask = batch.mask
@@ -401,6 +423,7 @@ def rlhf_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   maximised by ``pi(y) ∝ mu(y) exp(r(y) / tau)``; as ``tau -> 0`` it collapses
   onto the reward's argmax, a single response.
   """
+  _check_shapes(logp, batch, game)
   if game.reward is None:
     raise ValueError("rlhf needs a reward model (Game.reward).")
   surrogate, value = _policy_value(

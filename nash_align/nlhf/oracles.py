@@ -31,6 +31,7 @@ them, :func:`fit_pairwise_model` trains the learned models.
 """
 
 import csv
+import functools
 import os
 from typing import Any
 
@@ -296,11 +297,30 @@ def check_oracle(oracle: PreferenceOracle, prompts, mask=None,
                        ) from None
 
 
-def _split_prompts(key, n, eval_fraction):
-  perm = np.asarray(jax.random.permutation(key, n))
+def _split_prompts(perm, eval_fraction):
+  """Sorted ``(train, eval)`` prompt ids from a permutation of the prompts."""
+  perm = np.asarray(perm)
+  n = perm.size
   num_eval = max(1, int(round(n * eval_fraction)))
   return (jnp.asarray(np.sort(perm[num_eval:]), jnp.int32),
           jnp.asarray(np.sort(perm[:num_eval]), jnp.int32))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _population_arrays(key, n, k, g, d, dc, dtype, scale, concentration,
+                       temperature):
+  """Features, utilities, group shares, reference and prompt permutation."""
+  kz, ke, ka, kp, kr, ks = jax.random.split(key, 6)
+  z = jax.random.normal(kz, (n, d), dtype)
+  e = jax.random.normal(ke, (n, k, dc), dtype)
+  a = jax.random.normal(ka, (g, dc, d), dtype)
+  u = scale * jnp.einsum("nkc,gcd,nd->ngk", e, a, z) / np.sqrt(d * dc)
+  # Logistic-normal group shares, log p ~ N(0, 1/c) (normalised).
+  p = jax.nn.softmax(jax.random.normal(kp, (g,), dtype)
+                     / jnp.sqrt(concentration))
+  w = jax.random.normal(kr, (dc,), dtype)
+  ref = jax.nn.softmax(e @ w / temperature, axis=-1)
+  return z, e, u, p, ref, jax.random.permutation(ks, n)
 
 
 def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
@@ -316,8 +336,9 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
   ``e_{x,y} ~ N(0, I_{d'})``; group ``g`` has a random bilinear taste
   ``A_g`` and utility ``u_g(x, y) = s e_{x,y}^T A_g z_x / sqrt(d d')``, so the
   preferred response depends on the prompt and is a function of the features
-  the policy sees. Group shares ``p ~ Dirichlet(c, ..., c)`` (large ``c``:
-  near-equal groups, whose majorities cycle most often). The reference policy is a
+  the policy sees. Group shares are logistic-normal, ``p = softmax(xi)`` with
+  ``xi ~ N(0, I / c)`` (large ``c``: near-equal groups, whose majorities cycle
+  most often). The reference policy is a
   softmax of a random linear score of the response embedding at
   ``reference_temperature`` (a "base model" that is not aligned with the
   population).
@@ -330,7 +351,7 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
     prompt_dim: ``d``.
     candidate_dim: ``d'``.
     utility_scale: ``s``; larger makes each group's preferences sharper.
-    group_concentration: Dirichlet concentration ``c`` of the group shares.
+    group_concentration: concentration ``c`` of the group shares.
     reference_temperature: temperature of the reference's softmax (``inf``
       gives the uniform reference).
     eval_fraction: share of prompts held out for evaluation.
@@ -344,17 +365,11 @@ def population_task(key, num_prompts: int = 256, num_candidates: int = 8,
   if num_groups < 1 or num_prompts < 2:
     raise ValueError("num_groups must be >= 1 and num_prompts >= 2.")
   dtype = dtype or jax.dtypes.canonicalize_dtype(jnp.float64)
-  kz, ke, ka, kp, kr, ks = jax.random.split(key, 6)
-  z = jax.random.normal(kz, (num_prompts, prompt_dim), dtype)
-  e = jax.random.normal(ke, (num_prompts, num_candidates, candidate_dim), dtype)
-  a = jax.random.normal(ka, (num_groups, candidate_dim, prompt_dim), dtype)
-  u = utility_scale * jnp.einsum("nkc,gcd,nd->ngk", e, a, z) / np.sqrt(
-      prompt_dim * candidate_dim)
-  p = jax.random.dirichlet(kp, jnp.full((num_groups,), group_concentration,
-                                        dtype))
-  w = jax.random.normal(kr, (candidate_dim,), dtype)
-  ref = jax.nn.softmax(e @ w / reference_temperature, axis=-1)
-  train, ev = _split_prompts(ks, num_prompts, eval_fraction)
+  z, e, u, p, ref, perm = _population_arrays(
+      key, num_prompts, num_candidates, num_groups, prompt_dim, candidate_dim,
+      jnp.dtype(dtype).name, utility_scale, group_concentration,
+      reference_temperature)
+  train, ev = _split_prompts(perm, eval_fraction)
   return PreferenceTask(
       prompt_features=z, candidate_features=e,
       mask=jnp.ones((num_prompts, num_candidates), bool), reference=ref,
@@ -432,7 +447,7 @@ def qlora_task(key, prompt_dim: int = 8, eval_fraction: float = 0.25,
   kz, ks = jax.random.split(key)
   z = jax.random.normal(kz, (n, prompt_dim), dtype)
   e = jnp.broadcast_to(jnp.eye(k, dtype=dtype), (n, k, k))
-  train, ev = _split_prompts(ks, n, eval_fraction)
+  train, ev = _split_prompts(jax.random.permutation(ks, n), eval_fraction)
   return PreferenceTask(
       prompt_features=z, candidate_features=e, mask=jnp.ones((n, k), bool),
       reference=jnp.full((n, k), 1.0 / k, dtype),

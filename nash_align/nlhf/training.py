@@ -75,6 +75,7 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     num_samples=8,
     num_opponents=8,
     num_proposals=32,
+    rs_shift=True,  # Nash-RS envelope exp(-(g - min g)/tau); False: paper's
     # Evaluation, logging, checkpoints.
     eval_every=20,
     eval_samples=64,
@@ -316,7 +317,8 @@ def train(config=None, workdir: str | None = None,
       tau=float(cfg["tau"]), beta=float(cfg["beta"]), eta=float(cfg["eta"]),
       estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),
       num_opponents=int(cfg["num_opponents"]),
-      num_proposals=int(cfg["num_proposals"]))
+      num_proposals=int(cfg["num_proposals"]),
+      rs_shift=bool(cfg["rs_shift"]))
   algos._check_hp(hp)  # pylint: disable=protected-access
   key = jax.random.PRNGKey(cfg["seed"])
   k_init, train_key, eval_key = (jax.random.fold_in(key, i) for i in (4, 5, 6))

@@ -421,6 +421,19 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
     x, y, g, its = run(False)
   elif symmetric:
     x, y, g, its = run(True)
+  elif not METHODS[method].exact_step:
+    # The simplex solves the same LP either way: run it once and, per
+    # antisymmetric game, return its column strategy for both players (it is
+    # optimal for both there), instead of a lax.cond that vmap would turn
+    # into running both kernels.
+    x, y, g, its = run(False)
+    skew = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2)),
+                   axis=(-2, -1)) <= tol / 4
+    ay = jnp.einsum("bij,bj->bi", flat, y)
+    ya = jnp.einsum("bi,bij->bj", y, flat)
+    g_sym = jnp.max(ay, -1) - jnp.min(ya, -1)
+    x = jnp.where(skew[:, None], y, x)
+    g = jnp.where(skew, g_sym, g)
   else:
     skew = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2))) <= tol / 4
     x, y, g, its = jax.lax.cond(skew, lambda: run(True), lambda: run(False))
@@ -448,7 +461,9 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   done [G])`` as numpy arrays.
   """
   G, n, k = A.shape
-  P = min(chunk_size, G)
+  # Pool size: a power of two up to chunk_size, so varying batch sizes reuse
+  # a few compiled shapes.
+  P = min(chunk_size, 1 << (G - 1).bit_length())
   step_fn, first_fn = _pool_fns(method, sym, regularized, check_every)
   np_dt = np.dtype(dt)
   pool_A = np.zeros((P, n, k), np_dt)
@@ -554,6 +569,8 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
 
   def certify(X, Y, idx):
     Xo, Yo = X.astype(out_dt), Y.astype(out_dt)
+    if len(idx) == B:  # all games, in order: no copies
+      idx = slice(None)
     if regularized:
       g = certificate.regularized_duality_gap(A64[idx], Xo, Yo, beta, rx[idx],
                                               ry[idx])
@@ -574,7 +591,7 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
       if not len(idx):
         continue
       x, y, _, it, _ = _run_pool(
-          A64[idx].astype(np_dt), np.log(rx[idx]).astype(np_dt),
+          (A_in if len(idx) == B else A_in[idx]).astype(np_dt, copy=False), np.log(rx[idx]).astype(np_dt),
           np.log(ry[idx]).astype(np_dt), sym, regularized, method, step,
           beta, tol, max_iters, check_every, chunk_size, r_iters, dt)
       its[idx] += it
@@ -594,6 +611,17 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
         better = ok & (g2 < g[bad])
         x[bad[better]], y[bad[better]], g[bad[better]] = (
             x2[better], y2[better], g2[better])
+        bad = np.flatnonzero(~(g <= tol))
+        if len(bad) and not regularized and method == "simplex":
+          # The float32 basis was wrong: redo the simplex in float64.
+          b_idx = idx[bad]
+          x2, y2, ok = host.simplex(A64[b_idx])
+          if sym:
+            y2 = x2
+          x2, y2, g2 = certify(x2, y2, b_idx)
+          better = ok & (g2 < g[bad])
+          x[bad[better]], y[bad[better]], g[bad[better]] = (
+              x2[better], y2[better], g2[better])
       better = g < gap[idx]
       X[idx[better]], Y[idx[better]], gap[idx[better]] = (
           x[better], y[better], g[better])
@@ -609,9 +637,9 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
       its[bad] += res.iterations
 
   if not regularized and select_least_norm:
-    X, Y, gap = _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask)
-
-  if regularized:
+    X, Y, gap, value = _least_norm_choice(A64, X, Y, gap, tol, certify,
+                                          sym_mask)
+  elif regularized:
     value = certificate.regularized_value(A64, X, Y, beta, rx, ry)
   else:
     value = np.einsum("bi,bij,bj->b", X.astype(np.float64), A64,
@@ -633,7 +661,9 @@ def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
   ay = np.einsum("bij,bj->bi", A64, Y.astype(np.float64))
   xa = np.einsum("bi,bij->bj", X.astype(np.float64), A64)
   value = np.einsum("bi,bi->b", X.astype(np.float64), ay)
-  margin = np.maximum(tol, 1e-9 * scale)[:, None]
+  # Ties up to the rounding of the returned strategies count as ties.
+  eps = np.finfo(X.dtype).eps * 16 * np.sqrt(max(X.shape[1], Y.shape[1]))
+  margin = np.maximum(tol, eps * scale)[:, None]
   br_rows = ay >= value[:, None] - margin
   br_cols = xa <= value[:, None] + margin
   # Weight below 1e-6 of the largest counts as off the support (float32
@@ -652,7 +682,10 @@ def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
     x2, y2, g2 = certify(x2, y2, sel)
     keep = ok & (g2 <= tol)
     X[sel[keep]], Y[sel[keep]], gap[sel[keep]] = x2[keep], y2[keep], g2[keep]
-  return X, Y, gap
+    s = sel[keep]
+    value[s] = np.einsum("bi,bij,bj->b", X[s].astype(np.float64), A64[s],
+                         Y[s].astype(np.float64))
+  return X, Y, gap, value
 
 
 __all__ = ("AUTO_METHODS", "solve")

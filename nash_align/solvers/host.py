@@ -45,13 +45,20 @@ def equalizer(A, rows, cols):
     ci = np.argsort(~cols[g], axis=1, kind="stable")[:, :size]
     sub = Ap[g[:, None, None], ri[:, :, None], ci[:, None, :]]  # [h, s, s]
     with np.errstate(all="ignore"):
-      cond = np.linalg.cond(sub)
-      good = np.isfinite(cond) & (cond < 1e12)
-      if not good.any():
-        continue
-      one = np.ones((good.sum(), size, 1))
-      w = np.linalg.solve(sub[good], one)[..., 0]
-      u = np.linalg.solve(np.swapaxes(sub[good], 1, 2), one)[..., 0]
+      one = np.ones((len(g), size, 1))
+      try:
+        w = np.linalg.solve(sub, one)[..., 0]
+        u = np.linalg.solve(np.swapaxes(sub, 1, 2), one)[..., 0]
+        good = np.all(np.isfinite(w), 1) & np.all(np.isfinite(u), 1)
+      except np.linalg.LinAlgError:  # a singular one: filter, then solve
+        cond = np.linalg.cond(sub)
+        good = np.isfinite(cond) & (cond < 1e12)
+        if not good.any():
+          continue
+        w = np.linalg.solve(sub[good], one[good])[..., 0]
+        u = np.linalg.solve(np.swapaxes(sub[good], 1, 2), one[good])[..., 0]
+      if len(w) == len(g):
+        w, u = w[good], u[good]
     su, sw = u.sum(1, keepdims=True), w.sum(1, keepdims=True)
     fine = (np.all(u >= -1e-12 * np.abs(su), 1)
             & np.all(w >= -1e-12 * np.abs(sw), 1)
@@ -143,3 +150,55 @@ def least_norm_on_sets(A, value, rows, cols):
   x = np.einsum("gnm,gm->gn", np.linalg.pinv(cx), dx)
   ok = np.all(x >= -1e-9, axis=1) & np.all(y >= -1e-9, axis=1)
   return _normalize(x), _normalize(y), ok
+
+
+def simplex(A, max_pivots=None, perturbation=1e-9):
+  """Float64 dense tableau simplex, batched over games (the repair path).
+
+  The same LP and right-hand-side perturbation as
+  :mod:`nash_align.solvers.simplex` (Dantzig's pricing here), in float64
+  with numpy, vectorised over
+  the games ``A`` ``[G, n, k]`` (a loop over pivots only). The driver runs it
+  on the few games whose float32 simplex basis missed the certificate.
+
+  Returns:
+    ``(x [G, n], y [G, k], ok [G])``, ``ok`` False where the pivot budget
+    (default ``4 (n + k)``) ran out.
+  """
+  A = np.asarray(A, np.float64)
+  G, n, k = A.shape
+  if max_pivots is None:
+    max_pivots = 4 * (n + k)
+  scale = np.maximum(np.abs(A).max(axis=(1, 2), keepdims=True), 1e-300)
+  Ap = A / scale
+  Ap = Ap - Ap.min(axis=(1, 2), keepdims=True) + 1.0
+  frac = np.mod(np.arange(1, n + 1) * 0.6180339887498949, 1.0)
+  b = 1.0 + perturbation * (0.5 + frac)
+  T = np.concatenate([Ap, np.broadcast_to(np.eye(n), (G, n, n)),
+                      np.broadcast_to(b[:, None], (G, n, 1)),
+                      np.ones((G, n, 1))], axis=2)
+  r = np.concatenate([-np.ones((G, k)), np.zeros((G, n + 2))], axis=1)
+  basis = np.broadcast_to(np.arange(k, k + n), (G, n)).copy()
+  rows = np.arange(G)
+  done = np.zeros((G,), bool)
+  for _ in range(max_pivots):  # vectorised over games
+    j = np.argmin(r[:, :-2], axis=1)
+    go = (r[rows, j] < -1e-12) & ~done
+    col = T[rows, :, j]
+    valid = col > 1e-12
+    ratio = np.where(valid, T[:, :, -2] / np.where(valid, col, 1.0), np.inf)
+    i = np.argmin(ratio, axis=1)
+    go &= valid.any(1)
+    done |= ~go
+    if done.all():
+      break
+    piv = np.where(go, T[rows, i, j], 1.0)
+    row = T[rows, i] / piv[:, None]
+    e_i = (np.arange(n)[None] == i[:, None]).astype(np.float64)
+    g = go.astype(np.float64)[:, None]
+    T -= (g * (col - e_i))[:, :, None] * row[:, None, :]
+    r -= (g * r[rows, j][:, None]) * row
+    basis[go, i[go]] = j[go]
+  w = np.zeros((G, k + n))
+  np.put_along_axis(w, basis, T[:, :, -1], axis=1)
+  return _normalize(r[:, k:k + n]), _normalize(w[:, :k]), done
