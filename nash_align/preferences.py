@@ -835,8 +835,10 @@ def random_population(key: Array, num_groups: int, num_alternatives: int,
                       scale: float = 1.0, dtype=None) -> Tuple[Array, Array]:
   """Random population of labeler groups for :func:`population_mixture`.
 
-  The Luce model of arXiv:2503.10990 draws the utilities of responses at
-  random, i.i.d.; here each group's weights ``w_{g,i}`` are i.i.d. from
+  Random Luce (PL/BTL) utilities for each group, in the spirit of the Luce
+  model of arXiv:2503.10990 (only its abstract could be checked when this was
+  written, so the utility laws below are this library's choices, not quotes of
+  the paper). Each group's weights ``w_{g,i}`` are i.i.d. from
   ``distribution``:
 
   * ``"exponential"``: ``Exp(1)`` (``scale`` unused),

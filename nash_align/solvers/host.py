@@ -138,16 +138,33 @@ def least_norm_on_sets(A, value, rows, cols):
     clearly negative entry (then the candidate is not an equilibrium).
   """
   A = np.asarray(A, np.float64)
-  r = rows.astype(np.float64)
-  c = cols.astype(np.float64)
+  rows = np.asarray(rows, bool)
+  cols = np.asarray(cols, bool)
   v = np.asarray(value, np.float64)
-  Am = r[:, :, None] * A * c[:, None, :]
-  cy = np.concatenate([Am, c[:, None, :]], axis=1)  # [G, n+1, k]
-  dy = np.concatenate([v[:, None] * r, np.ones_like(v)[:, None]], axis=1)
-  y = np.einsum("gkm,gm->gk", np.linalg.pinv(cy), dy)
-  cx = np.concatenate([np.swapaxes(Am, 1, 2), r[:, None, :]], axis=1)
-  dx = np.concatenate([v[:, None] * c, np.ones_like(v)[:, None]], axis=1)
-  x = np.einsum("gnm,gm->gn", np.linalg.pinv(cx), dx)
+  G, n, k = A.shape
+  x = np.zeros((G, n))
+  y = np.zeros((G, k))
+  nu, nw = rows.sum(1), cols.sum(1)
+  # One batched pseudo-inverse per (|U|, |W|) on the gathered submatrices.
+  for su, sw in set(zip(nu.tolist(), nw.tolist())):
+    g = np.flatnonzero((nu == su) & (nw == sw))
+    ri = np.argsort(~rows[g], axis=1, kind="stable")[:, :su]
+    ci = np.argsort(~cols[g], axis=1, kind="stable")[:, :sw]
+    sub = A[g[:, None, None], ri[:, :, None], ci[:, None, :]]  # [h, su, sw]
+    cy = np.concatenate([sub, np.ones((len(g), 1, sw))], axis=1)
+    dy = np.concatenate([np.repeat(v[g, None], su, 1), np.ones((len(g), 1))],
+                        axis=1)
+    cx = np.concatenate([np.swapaxes(sub, 1, 2), np.ones((len(g), 1, su))],
+                        axis=1)
+    dx = np.concatenate([np.repeat(v[g, None], sw, 1), np.ones((len(g), 1))],
+                        axis=1)
+    ys = np.einsum("gkm,gm->gk", np.linalg.pinv(cy), dy)
+    xs = np.einsum("gnm,gm->gn", np.linalg.pinv(cx), dx)
+    xg = np.zeros((len(g), n))
+    yg = np.zeros((len(g), k))
+    np.put_along_axis(xg, ri, xs, axis=1)
+    np.put_along_axis(yg, ci, ys, axis=1)
+    x[g], y[g] = xg, yg
   ok = np.all(x >= -1e-9, axis=1) & np.all(y >= -1e-9, axis=1)
   return _normalize(x), _normalize(y), ok
 
