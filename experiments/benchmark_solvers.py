@@ -718,9 +718,11 @@ def run_grid(config, workdir: str, log=print):
                                      np.asarray(cell["reference"], np.float64))
             row = _solve_cell(name, kind, fn, family, n, batch, cell, config,
                               device)
+          cert = row["certified_frac"]
           log(f"[{family} n={n} b={batch}] {name}: {row['status']} "
               f"games/s={_fmt(row['games_per_s'])} "
-              f"cert={_fmt(row['certified_frac'])} {row['note'][:80]}")
+              f"cert={cert if cert == '' else format(cert, '.4f')} "
+              f"{row['note'][:80]}")
           common.write_json(path, dict(fingerprint=fingerprint, row=row))
           rows.append(row)
   return rows

@@ -60,8 +60,7 @@ OWN_STATS = {
 
 
 def _require(module, name):
-  if not hasattr(module, name):
-    pytest.skip(f"{module.__name__}.{name} not available yet")
+  assert hasattr(module, name), f"{module.__name__}.{name} is missing"
 
 
 def _assert_same(a, b):

@@ -120,8 +120,6 @@ def test_population_oracle_matches_brute_force_mixture():
 
 def test_population_oracle_matches_preferences_module():
   from nash_align import preferences  # pylint: disable=g-import-not-at-top
-  if not hasattr(preferences, "population_preference_matrix"):
-    pytest.skip("preferences.population_preference_matrix not available yet")
   task = _pop_task()
   u = task.oracle.utilities[:4]  # [4, G, K]
   ref = preferences.population_preference_matrix(
