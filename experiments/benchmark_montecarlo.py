@@ -30,10 +30,7 @@ import subprocess
 import sys
 import time
 
-from absl import app
-from absl import flags
 import jax
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -133,6 +130,16 @@ def run(config, workdir: str) -> str:
   for n in config.num_alternatives:
     if n < 2:
       raise ValueError(f"num_alternatives must be >= 2, got {n}.")
+  for field in ("jax_samples", "numpy_samples", "numpy_batch",
+                "pref_voting_samples", "repeats", "chunk_size",
+                "memory_num_alternatives"):
+    minimum = 2 if field == "memory_num_alternatives" else 1
+    if int(config[field]) < minimum:
+      raise ValueError(
+          f"config.{field} must be >= {minimum}, got {config[field]}.")
+  if any(int(num) < 1 for num in config.memory_samples):
+    raise ValueError("config.memory_samples must be >= 1, got "
+                     f"{tuple(config.memory_samples)}.")
   m = config.num_voters
   rows = []
   for n in config.num_alternatives:
@@ -201,15 +208,5 @@ def run(config, workdir: str) -> str:
           f"benchmark_montecarlo.py:{config.preset}`\n")
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/benchmark_montecarlo.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/benchmark_montecarlo.py")

@@ -5,30 +5,33 @@ optax updates in one ``lax.scan``) on the population oracle, after one warm-up
 call that compiles it, for each algorithm and estimator; reports median steps
 per second over ``repeats`` timed calls.
 
+Writes ``benchmark_nlhf.md`` and ``benchmark_nlhf.csv`` under ``--workdir``.
 CPU (as in BENCHMARKS.md)::
 
-  python -m experiments.benchmark_nlhf --preset=quick --output=/tmp/nlhf.md
+  python -m experiments.benchmark_nlhf --workdir=/tmp/bn \
+      --config=experiments/configs/benchmark_nlhf.py:quick
 
 GPU (install ``jax[cuda12]``, i.e. ``pip install -e .[cuda12]``; JAX then
 places everything on the first GPU)::
 
-  python -m experiments.benchmark_nlhf --preset=full --chunk=100 \
-      --output=/tmp/nlhf_gpu.md
+  python -m experiments.benchmark_nlhf --workdir=/tmp/bn_gpu \
+      --config=experiments/configs/benchmark_nlhf.py:full --config.chunk=100
 """
 
+import os
 import platform
 import statistics
 import time
 
-from absl import app
-from absl import flags
 from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from experiments import common
 from nash_align.nlhf import algorithms as algos
 from nash_align.nlhf import policy as policy_lib
 from nash_align.nlhf import training
+
 
 def benchmark(num_candidates: int, algorithm: str, estimator: str,
               batch_size: int = 256, chunk: int = 10, repeats: int = 3,
@@ -68,60 +71,74 @@ def benchmark(num_candidates: int, algorithm: str, estimator: str,
   return chunk / statistics.median(times)
 
 
-def main(argv):
-  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
-  if len(argv) > 1:
-    raise app.UsageError("Too many command-line arguments.")
-  algorithms = (["nash_rs", "rlhf"] if FLAGS.preset == "quick"
-                else sorted(algos.ALGORITHMS))
+def _algorithms(config) -> list[str]:
+  """The configured algorithm names, checked against the registry."""
+  names = [a.strip() for a in str(config.algorithms).split(",") if a.strip()]
+  if names == ["all"]:
+    return sorted(algos.ALGORITHMS)
+  unknown = [a for a in names if a not in algos.ALGORITHMS]
+  if unknown or not names:
+    raise ValueError(f"Unknown algorithm(s) {unknown or names!r} in "
+                     f"config.algorithms; known: {sorted(algos.ALGORITHMS)} "
+                     "or 'all'.")
+  return names
+
+
+def run(config, workdir: str) -> str:
+  """Times every (K, algorithm, estimator); writes CSV/markdown; returns it.
+
+  Raises:
+    ValueError: before any timing, for unknown algorithm names or a
+      non-positive batch size, K < 2, chunk or repeats.
+  """
+  algorithms = _algorithms(config)
+  ks = [int(k) for k in config.num_candidates]
+  for name, value in (("batch_size", config.batch_size),
+                      ("chunk", config.chunk), ("repeats", config.repeats)):
+    if int(value) < 1:
+      raise ValueError(f"config.{name} must be >= 1, got {value}.")
+  if not ks or min(ks) < 2:
+    raise ValueError("config.num_candidates must be K values >= 2, got "
+                     f"{tuple(config.num_candidates)}.")
   rows = []
-  for k in [int(v) for v in FLAGS.num_candidates]:
+  for k in ks:
     for algorithm in algorithms:
       for estimator in algos.ESTIMATORS:
-        sps = benchmark(k, algorithm, estimator, FLAGS.batch_size, FLAGS.chunk,
-                        FLAGS.repeats)
-        rows.append((k, algorithm, estimator, sps))
+        sps = benchmark(k, algorithm, estimator, config.batch_size,
+                        config.chunk, config.repeats)
+        rows.append({"num_candidates": k, "algorithm": algorithm,
+                     "estimator": estimator, "steps_per_second": sps})
         print(f"K={k:3d} {algorithm:15s} {estimator:8s} {sps:9.1f} steps/s",
               flush=True)
   dev = jax.devices()[0]
-  machine = FLAGS.machine or f"{platform.processor() or platform.machine()}"
+  machine = config.machine or f"{platform.processor() or platform.machine()}"
   lines = [
       "## NLHF trainers: train steps per second",
       "",
-      f"Batch {FLAGS.batch_size} prompts, policy head hidden 64, population "
+      f"Batch {config.batch_size} prompts, policy head hidden 64, population "
       f"oracle; one step = one optax update (oracle queries, loss, "
-      f"gradient); {FLAGS.chunk} steps per jitted `lax.scan` call, median "
-      f"of {FLAGS.repeats} calls after compilation. Device: "
+      f"gradient); {config.chunk} steps per jitted `lax.scan` call, median "
+      f"of {config.repeats} calls after compilation. Device: "
       f"{dev.platform} ({dev.device_kind}); machine: {machine}; jax "
       f"{jax.__version__}; {time.strftime('%Y-%m-%d')}.",
       "",
       "| K | algorithm | estimator | steps/s |",
       "|---|---|---|---|",
-  ] + [f"| {k} | {a} | {e} | {s:.1f} |" for k, a, e, s in rows] + [
-      "",
-      "Command: `python -m experiments.benchmark_nlhf --preset="
-      f"{FLAGS.preset}`; GPU: `pip install -e .[cuda12]` then "
-      "`python -m experiments.benchmark_nlhf --preset=full --chunk=100`.",
-      ""]
+  ] + [f"| {r['num_candidates']} | {r['algorithm']} | {r['estimator']} | "
+       f"{r['steps_per_second']:.1f} |" for r in rows] + [
+           "",
+           "Command: `python -m experiments.benchmark_nlhf --workdir=DIR "
+           "--config=experiments/configs/benchmark_nlhf.py:"
+           f"{config.preset}`; GPU: `pip install -e .[cuda12]` then "
+           "`python -m experiments.benchmark_nlhf --workdir=DIR "
+           "--config=experiments/configs/benchmark_nlhf.py:full "
+           "--config.chunk=100`.",
+           ""]
   text = "\n".join(lines)
-  print(text)
-  if FLAGS.output:
-    from experiments import common  # pylint: disable=g-import-not-at-top
-    common.atomic_write_text(FLAGS.output, text)
-
-
-def _define_flags():
-  """Defines the binary's flags (only when run as a script)."""
-  flags.DEFINE_enum("preset", "quick", ["quick", "full"],
-                    "quick: nash_rs + rlhf; full: every algorithm.")
-  flags.DEFINE_integer("batch_size", 256, "Prompts per step.")
-  flags.DEFINE_list("num_candidates", ["8", "64"], "K values.")
-  flags.DEFINE_integer("chunk", 10, "Steps per jitted call.")
-  flags.DEFINE_integer("repeats", 3, "Timed calls.")
-  flags.DEFINE_string("output", None, "Markdown output path.")
-  flags.DEFINE_string("machine", "", "Machine description.")
+  common.write_csv(os.path.join(workdir, "benchmark_nlhf.csv"), rows)
+  common.atomic_write_text(os.path.join(workdir, "benchmark_nlhf.md"), text)
+  return text
 
 
 if __name__ == "__main__":
-  _define_flags()
-  app.run(main)
+  common.app_main(run, "experiments/configs/benchmark_nlhf.py")

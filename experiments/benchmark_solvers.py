@@ -111,7 +111,8 @@ CSV_FIELDS = (
 # Games.
 
 
-def make_games(family: str, config, n: int, batch: int, device) -> Dict[str, Any]:
+def make_games(family: str, config, n: int, batch: int,
+               device) -> Dict[str, Any]:
   """The cell's games, generated with JAX on ``device``.
 
   Args:
@@ -334,6 +335,7 @@ def _run_host_loop(solve_one: Callable, A64: np.ndarray, max_games: int,
 
 
 def run_highs(cell, config, device):
+  """scipy HiGHS, one LP per game (``solvers.solve_lp``), on a subsample."""
   def one(a):
     r = solvers.solve_lp(a, tol=config.tol)
     return r.row, r.col, int(r.iterations)
@@ -342,6 +344,7 @@ def run_highs(cell, config, device):
 
 
 def run_nashpy(cell, config, device):
+  """nashpy Lemke-Howson / support enumeration with a per-game time cap."""
   import nashpy  # pylint: disable=g-import-not-at-top
   n = cell["A64"].shape[-1]
   if n > config.nashpy_max_n:
@@ -361,6 +364,7 @@ def run_nashpy(cell, config, device):
 
 
 def run_pref_voting(cell, config, device):
+  """pref_voting's maximal lottery of the weighted margin graph."""
   from pref_voting import probabilistic_methods  # pylint: disable=g-import-not-at-top
   from pref_voting.weighted_majority_graphs import MarginGraph  # pylint: disable=g-import-not-at-top
   A64 = cell["A64"]
@@ -382,6 +386,7 @@ def run_pref_voting(cell, config, device):
 
 
 def run_openspiel(cell, config, device):
+  """OpenSpiel's LP solver for zero-sum matrix games (cvxpy + ECOS)."""
   import pyspiel  # pylint: disable=g-import-not-at-top
   from open_spiel.python.algorithms import lp_solver  # pylint: disable=g-import-not-at-top
 
@@ -421,6 +426,7 @@ def _shifted(a):
 
 
 def run_mpax(cell, config, device):
+  """MPAX r2HPDHG on the game's LP, vmapped (its dual is the column player)."""
   import mpax  # pylint: disable=g-import-not-at-top
   n = cell["A64"].shape[-1]
   if n > config.mpax_max_n:
@@ -435,7 +441,8 @@ def run_mpax(cell, config, device):
     # min 1^T u  s.t.  B^T u >= 1, u >= 0 (MPAX: min c x, Gx >= h, l <= x).
     lp = mpax.create_lp(jnp.ones((n,), b.dtype), jnp.zeros((0, n), b.dtype),
                         jnp.zeros((0,), b.dtype), b.T, jnp.ones((k,), b.dtype),
-                        jnp.zeros((n,), b.dtype), jnp.full((n,), jnp.inf, b.dtype),
+                        jnp.zeros((n,), b.dtype),
+                        jnp.full((n,), jnp.inf, b.dtype),
                         use_sparse_matrix=False)
     r = solver.optimize(lp)
     return r.primal_solution, r.dual_solution, r.iteration_count
@@ -443,6 +450,7 @@ def run_mpax(cell, config, device):
 
 
 def run_linrax(cell, config, device):
+  """linrax's simplex, vmapped: one LP per player (it returns primals only)."""
   import linrax  # pylint: disable=g-import-not-at-top
   n = cell["A64"].shape[-1]
   if n > config.linrax_max_n:
@@ -593,6 +601,7 @@ def _names(value) -> tuple:
 
 
 def library_methods(config):
+  """The library methods to run: ``config.methods`` ("all" or names)."""
   if config.methods.strip() == "all":
     return tuple(sorted(solvers.METHODS)) + ("auto",)
   methods = _names(config.methods)
@@ -782,11 +791,14 @@ def plot(rows, path):
   batches = sorted({r["batch"] for r in ok})
   if not families:
     return False
+  ns = sorted({r["n"] for r in ok})
   fig, axes = plt.subplots(len(families), len(batches), squeeze=False,
-                           figsize=(4.2 * len(batches), 3.2 * len(families)))
+                           figsize=(4.2 * len(batches), 3.0 * len(families)),
+                           constrained_layout=True)
   names = sorted({r["solver"] for r in ok})
   cmap = plt.get_cmap("tab20")
   colors = {s: cmap(i % 20) for i, s in enumerate(names)}
+  library = {r["solver"] for r in ok if r["kind"] == "library"}
   for i, fam in enumerate(families):
     for j, b in enumerate(batches):
       ax = axes[i][j]
@@ -795,11 +807,14 @@ def plot(rows, path):
                      if r["family"] == fam and r["batch"] == b
                      and r["solver"] == s)
         if pts:
-          lib = any(r["kind"] == "library" for r in ok if r["solver"] == s)
-          ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if lib
-                  else "s--", color=colors[s], label=s, ms=4)
+          ax.plot([p[0] for p in pts], [p[1] for p in pts],
+                  "o-" if s in library else "s--", color=colors[s], label=s,
+                  ms=4)
       ax.set_xscale("log")
       ax.set_yscale("log")
+      ax.set_xticks(ns)
+      ax.set_xticklabels([str(v) for v in ns])
+      ax.xaxis.set_minor_locator(plt.NullLocator())
       ax.set_title(f"{fam}, batch {b}", fontsize=9)
       ax.set_xlabel("n")
       ax.set_ylabel("games/s")
@@ -810,11 +825,10 @@ def plot(rows, path):
       if l not in labels:
         handles.append(h)
         labels.append(l)
-  fig.legend(handles, labels, loc="upper center", ncol=min(7, len(labels)),
-             fontsize=8, bbox_to_anchor=(0.5, 1.0 + 0.12 / len(families)))
-  fig.suptitle("games/s (solid: nash_align.solvers.solve; dashed: baselines;"
-               " baselines on subsamples)", y=1.0 + 0.2 / len(families),
-               fontsize=9)
+  fig.legend(handles, labels, loc="outside upper center",
+             ncol=min(8, len(labels)), fontsize=8, title_fontsize=9,
+             title="games/s vs n (solid: nash_align.solvers.solve; dashed: "
+             "baselines, measured on subsamples)")
   common.save_figure(fig, path)
   return True
 

@@ -10,7 +10,7 @@ import io
 import json
 import os
 import tempfile
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -104,3 +104,52 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
   for r in rows:
     lines.append("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |")
   return "\n".join(lines) + "\n"
+
+
+def check_preset(preset: str, experiment: str,
+                 presets: Sequence[str] = ("quick", "paper")) -> None:
+  """Raises ValueError naming ``preset`` unless it is one of ``presets``.
+
+  Shared by the ``get_config(preset)`` functions of ``experiments/configs``.
+  """
+  if preset not in presets:
+    raise ValueError(
+        f"Unknown preset {preset!r} for {experiment}; use one of "
+        f"{', '.join(repr(p) for p in presets)}.")
+
+
+def app_main(run: Callable[[Any, str], str], default_config: str,
+             log_level: str | None = None) -> None:
+  """Runs an experiment binary: ``print(run(--config, --workdir))``.
+
+  Defines ``--workdir`` (required) and ``--config`` (an ml_collections config
+  file, ``lock_config=True``) only when called, i.e. from the binary's
+  ``if __name__ == "__main__":`` block, so that importing an experiment module
+  (``experiments.reproduce_figures``, tests) defines no flags.
+
+  Args:
+    run: the experiment's ``run(config, workdir) -> str`` (markdown section).
+    default_config: config file used when ``--config`` is not given, e.g.
+      ``"experiments/configs/condorcet_cycles.py"``.
+    log_level: absl verbosity to set before ``run`` (e.g. ``"warning"`` to
+      silence orbax's per-save INFO lines) unless ``--verbosity`` was given.
+  """
+  # pylint: disable=g-import-not-at-top
+  from absl import app
+  from absl import flags
+  from absl import logging
+  from ml_collections import config_flags
+  # pylint: enable=g-import-not-at-top
+  flags.DEFINE_string("workdir", None, "Output directory.")
+  config_flags.DEFINE_config_file("config", default=default_config,
+                                  lock_config=True)
+  flags.mark_flag_as_required("workdir")
+
+  def main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"Too many command-line arguments: {argv[1:]}.")
+    if log_level is not None and not flags.FLAGS["verbosity"].present:
+      logging.set_verbosity(log_level)
+    print(run(flags.FLAGS.config, flags.FLAGS.workdir))
+
+  app.run(main)

@@ -32,13 +32,11 @@ import functools
 import json
 import os
 import time
+import zlib
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -200,14 +198,31 @@ def run_cells(config, workdir, statistics, tag):
         raise ValueError(f"num_alternatives must be >= 2, got {n}.")
   if config.num_samples < 1:
     raise ValueError(f"num_samples must be >= 1, got {config.num_samples}.")
+  if config.chunk_size < 1:
+    raise ValueError(f"chunk_size must be >= 1, got {config.chunk_size}.")
+  if not 0.0 < config.confidence < 1.0:
+    raise ValueError(f"confidence must be in (0, 1), got {config.confidence}.")
   todo = list(cells(config))
   for name in statistics:
     if name not in montecarlo.STATISTICS:
       raise ValueError(f"Unknown statistic {name!r}.")
   rows = []
   base = jax.random.key(config.seed)
+  # Saved cells are reused only by a run with the same sampling settings (and,
+  # for a padded model, the same padded size), so a preset change or a new
+  # seed never picks up stale cells.
+  fingerprint = zlib.crc32(json.dumps(
+      {k: config.get(k) for k in ("seed", "num_samples", "confidence",
+                                  "mallows_phi", "luce_groups", "luce_sigma",
+                                  "pad_alternatives")},
+      sort_keys=True).encode())
   for idx, (model, m, n) in enumerate(todo):
-    path = os.path.join(workdir, "cells", f"{tag}_{model}_m{m}_n{n}.json")
+    size = (max(_model_alternatives(config, model))
+            if config.get("pad_alternatives", False) and model in PADDABLE
+            else n)
+    path = os.path.join(
+        workdir, "cells",
+        f"{tag}_{model}_m{m}_n{n}_N{size}_{fingerprint:08x}.json")
     if os.path.exists(path):
       with open(path) as f:
         rows.append(json.load(f))
@@ -312,17 +327,5 @@ def run(config, workdir: str) -> str:
       f"--config=experiments/configs/condorcet_cycles.py:{config.preset}`\n")
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that
-  # experiments.reproduce_figures can import every experiment module.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/condorcet_cycles.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/condorcet_cycles.py")

@@ -20,9 +20,6 @@ Run: ``python -m experiments.mixed_strategies --workdir=/tmp/ms
 import os
 import time
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -112,17 +109,5 @@ def run(config, workdir: str) -> str:
       f"--config=experiments/configs/mixed_strategies.py:{config.preset}`\n")
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that
-  # experiments.reproduce_figures can import every experiment module.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/mixed_strategies.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/mixed_strategies.py")

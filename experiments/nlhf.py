@@ -25,12 +25,8 @@ A killed run restarted with the same command resumes from its checkpoints.
 
 import os
 
-from absl import app
-from absl import flags
-from absl import logging
 from flax import nnx
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -67,6 +63,9 @@ def run(config, workdir: str) -> str:
   pairs = [(o, a) for o in oracles for a in algorithms]
   if not pairs:
     raise ValueError("config.oracle and config.algorithm must not be empty.")
+  # Every run's config is checked (names, sizes) before the first one trains.
+  for oracle, algorithm in pairs:
+    nlhf_train._resolve(dict(base, oracle=oracle, algorithm=algorithm))  # pylint: disable=protected-access
   results = {}
   rows = []
   for oracle, algorithm in pairs:
@@ -196,19 +195,6 @@ def _command(config) -> str:
           f"{preset}{flags_} --workdir=DIR")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError("Too many command-line arguments.")
-  if not flags.FLAGS.workdir:
-    raise app.UsageError("--workdir is required.")
-  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that importing this module
-  # (experiments.reproduce_figures, tests) defines none.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/nlhf.py", lock_config=True)
-  app.run(main)
+  # orbax logs every checkpoint save at INFO.
+  common.app_main(run, "experiments/configs/nlhf.py", log_level="warning")

@@ -27,11 +27,8 @@ import json
 import os
 import time
 
-from absl import app
-from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -134,6 +131,17 @@ def run(config, workdir: str) -> str:
   os.makedirs(workdir, exist_ok=True)
   specs = [parse_payoff(s) for s in
            tuple(config.payoffs) + tuple(config.user_payoffs)]
+  # Sizes and counts, checked before any game is drawn.
+  if int(config.num_games) < 1:
+    raise ValueError(f"config.num_games must be >= 1, got {config.num_games}.")
+  if not config.sizes or min(config.sizes) < 2:
+    raise ValueError(f"config.sizes must be n >= 2, got {tuple(config.sizes)}.")
+  if not config.sizes_mixed or min(config.sizes_mixed) < 3:
+    raise ValueError("config.sizes_mixed must be n >= 3, got "
+                     f"{tuple(config.sizes_mixed)}.")
+  if int(config.grid_points) < 2:
+    raise ValueError(
+        f"config.grid_points must be >= 2, got {config.grid_points}.")
   # Cells are keyed by the settings that change them, so a resumed run never
   # mixes results of different configs.
   fingerprint = hashlib.sha1(json.dumps(
@@ -228,17 +236,5 @@ def run(config, workdir: str) -> str:
       f"--config=experiments/configs/payoff_properties.py:{config.preset}`\n")
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that
-  # experiments.reproduce_figures can import every experiment module.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/payoff_properties.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/payoff_properties.py")

@@ -31,10 +31,7 @@ import json
 import os
 import time
 
-from absl import app
-from absl import flags
 import jax
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -50,9 +47,15 @@ def _estimate(e) -> dict:
           "num_samples": e.num_samples}
 
 
-def _settings(config, name: str) -> dict:
-  """The settings a dataset's cached result depends on."""
-  return {"seed": int(config.seed), "num_resamples": int(config.num_resamples),
+def _settings(config, name: str, index: int) -> dict:
+  """The settings a dataset's cached result depends on.
+
+  ``index`` (the dataset's position in the run, which picks its key) is one
+  of them: a cached result is reused only where a fresh run would draw the
+  same resamples.
+  """
+  return {"seed": int(config.seed), "key_index": int(index),
+          "num_resamples": int(config.num_resamples),
           "bootstrap_by": list(config.bootstrap_by),
           "confidence": float(config.confidence),
           "per_prompt": name in config.per_prompt_datasets,
@@ -90,7 +93,7 @@ def analyse_dataset(name: str, index: int, config) -> dict:
       "majority_ranking": res.majority_ranking,
       "bt_ranking": res.bt_ranking,
       "bootstrap": {},
-      "settings": _settings(config, name),
+      "settings": _settings(config, name, index),
   }
   units = ("ballot",) if is_election else tuple(config.bootstrap_by)
   for u, by in enumerate(units):
@@ -128,7 +131,7 @@ def _load_or_run(name, index, config, workdir) -> dict:
   if os.path.exists(path):
     with open(path) as f:
       cached = json.load(f)
-    if cached.get("settings") == _settings(config, name):
+    if cached.get("settings") == _settings(config, name, index):
       return cached
   result = analyse_dataset(name, index, config)
   common.write_json(path, result)
@@ -239,6 +242,22 @@ def run(config, workdir: str) -> str:
              if n not in data.DATASETS and n not in data.PREFLIB_DATASETS]
   if unknown:
     raise ValueError(f"unknown datasets in config: {unknown}.")
+  # The rest of the config, checked before any dataset is analysed.
+  bad_by = [b for b in config.bootstrap_by if b not in ("judgment", "prompt")]
+  if bad_by or not config.bootstrap_by:
+    raise ValueError(f"config.bootstrap_by must list 'judgment' and/or "
+                     f"'prompt', got {tuple(config.bootstrap_by)}.")
+  bad_models = [m for m in config.population_models
+                if m not in ("pooled", "bradley_terry")]
+  if bad_models:
+    raise ValueError(f"unknown config.population_models {bad_models}; use "
+                     "'pooled' and/or 'bradley_terry'.")
+  for field in ("num_resamples", "per_prompt_samples", "chunk_size"):
+    if int(config[field]) < 1:
+      raise ValueError(f"config.{field} must be >= 1, got {config[field]}.")
+  if not 0.0 < float(config.confidence) < 1.0:
+    raise ValueError(
+        f"config.confidence must be in (0, 1), got {config.confidence}.")
   start = time.perf_counter()
   results = [_load_or_run(name, i, config, workdir)
              for i, name in enumerate(names)]
@@ -365,17 +384,5 @@ def run(config, workdir: str) -> str:
   return report
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that
-  # experiments.reproduce_figures can import every experiment module.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/real_preferences.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/real_preferences.py")

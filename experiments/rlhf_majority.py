@@ -52,12 +52,9 @@ import os
 import time
 import zlib
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import common
@@ -418,17 +415,5 @@ def run(config, workdir: str) -> str:
       f"--config=experiments/configs/rlhf_majority.py:{config.preset}`\n")
 
 
-def main(argv):
-  del argv
-  print(run(flags.FLAGS.config, flags.FLAGS.workdir))
-
-
 if __name__ == "__main__":
-  # Flags are defined only when run as a binary, so that
-  # experiments.reproduce_figures can import every experiment module.
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file(
-      "config", default="experiments/configs/rlhf_majority.py",
-      lock_config=True)
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(run, "experiments/configs/rlhf_majority.py")

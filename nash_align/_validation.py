@@ -11,6 +11,7 @@ before entering ``jit`` with the ``check_*`` helpers below.
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -38,6 +39,15 @@ def check_square(x: Any, name: str, min_size: int = 2) -> int:
         f"{name} must have n >= {min_size} alternatives, got n = {shape[-1]} "
         f"(shape {shape}).")
   return shape[-1]
+
+
+def check_real_dtype(x: Any, name: str) -> None:
+  """Checks ``x`` has a bool, integer or real floating dtype (static)."""
+  dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+  if not (dtype == np.bool_ or jnp.issubdtype(dtype, jnp.integer) or
+          jnp.issubdtype(dtype, jnp.floating)):
+    raise ValueError(
+        f"{name} must be a real numeric array, got dtype {dtype}.")
 
 
 def check_finite(x: Any, name: str) -> None:
@@ -71,3 +81,28 @@ def check_preference_matrix(P: Any, name: str = "P", atol: float = 1e-5,
           f"{name} must satisfy P + P^T = 1 (P[i, j] = Pr(i beats j)); "
           f"P[{i}, {j}] + P[{j}, {i}] is off by {err.max():.3g} > atol={atol}.")
   return n
+
+
+def as_preference_matrix(P: Any, validate: bool = True,
+                         name: str = "P") -> jax.Array:
+  """Checks a preference matrix and returns it as a floating jax array.
+
+  Runs :func:`check_real_dtype` and :func:`check_preference_matrix` (shape
+  statically; values when ``P`` is concrete and ``validate``), then
+  converts: floating dtypes are kept, integer or boolean input becomes the
+  default float (float32, or float64 when x64 is on).
+
+  Args:
+    P: ``[..., n, n]`` preference matrix, ``n >= 2``.
+    validate: run the value checks on concrete input.
+    name: argument name used in error messages.
+
+  Returns:
+    ``[..., n, n]`` floating ``jax.Array``.
+  """
+  check_real_dtype(P, name)
+  check_preference_matrix(P, name, validate=validate)
+  P = jnp.asarray(P)
+  if not jnp.issubdtype(P.dtype, jnp.floating):
+    P = P.astype(jnp.result_type(float))
+  return P

@@ -61,6 +61,7 @@ import numpy as np
 
 from nash_align import preferences
 from nash_align import social_choice
+from nash_align import solvers
 from nash_align.types import Estimate
 
 __all__ = (
@@ -124,11 +125,6 @@ def _smith_set_size(P):
 
 def _equilibrium_support(P, support_tol=DEFAULT_SUPPORT_TOL):
   """``[n]`` bool support of the row strategy of the margin game ``P - 1/2``."""
-  from nash_align import solvers  # pylint: disable=g-import-not-at-top
-  if not hasattr(solvers, "solve"):
-    raise NotImplementedError(
-        "nash statistics need nash_align.solvers.solve, which is not "
-        "available in this checkout.")
   result = solvers.solve(P - 0.5)
   return result.row > support_tol
 

@@ -70,14 +70,6 @@ __all__ = (
 )
 
 
-def _prepare(P, validate: bool) -> jax.Array:
-  _validation.check_preference_matrix(P, "P", validate=validate)
-  P = jnp.asarray(P)
-  if not jnp.issubdtype(P.dtype, jnp.floating):
-    P = P.astype(jnp.result_type(float))
-  return P
-
-
 def _check_param(value, name: str, low: float, inclusive: bool) -> None:
   if _validation.is_concrete(value):
     v = np.asarray(value, dtype=np.float64)
@@ -99,7 +91,7 @@ def margin(P, *, validate: bool = True) -> jax.Array:
   Returns:
     ``[..., n, n]``, same dtype as ``P``, values in ``[-1/2, 1/2]``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return P - jnp.asarray(0.5, P.dtype)
 
 
@@ -113,7 +105,7 @@ def majority(P, *, validate: bool = True) -> jax.Array:
   Returns:
     ``[..., n, n]`` in ``{-1, 0, 1}``, same dtype as ``P``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return jnp.sign(P - jnp.asarray(0.5, P.dtype))
 
 
@@ -132,7 +124,7 @@ def log_odds(P, eps: float = 1e-6, *, validate: bool = True) -> jax.Array:
   Returns:
     ``[..., n, n]``, same dtype as ``P``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   _check_param(eps, "eps", 0.0, inclusive=False)
   if _validation.is_concrete(eps) and not float(eps) < 0.5:
     raise ValueError(f"eps must be < 1/2, got {eps!r}.")
@@ -158,7 +150,7 @@ def tanh_payoff(P, sharpness: float = 1.0, *,
   Returns:
     ``[..., n, n]``, same dtype as ``P``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   _check_param(sharpness, "sharpness", 0.0, inclusive=False)
   s = jnp.asarray(sharpness, P.dtype)
   return jnp.tanh(s * (P - 0.5)) / (2 * jnp.tanh(s / 2))
@@ -180,7 +172,7 @@ def power_payoff(P, exponent: float = 1.0, *,
   Returns:
     ``[..., n, n]``, same dtype as ``P``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   _check_param(exponent, "exponent", 0.0, inclusive=True)
   x = P - jnp.asarray(0.5, P.dtype)
   mag = jnp.power(jnp.abs(2 * x), jnp.asarray(exponent, P.dtype))
@@ -232,7 +224,7 @@ def from_function(psi: Callable[[jax.Array], jax.Array], *, name=None,
   label = name or getattr(psi, "__name__", "psi")
 
   def transform(P, *, validate: bool = True) -> jax.Array:
-    P = _prepare(P, validate)
+    P = _validation.as_preference_matrix(P, validate)
     return jnp.asarray(psi(P)).astype(P.dtype)
 
   transform.__name__ = label
@@ -445,6 +437,23 @@ def _payoff_of(psi, P: jax.Array) -> np.ndarray:
   return (A - np.swapaxes(A, -1, -2)) / 2
 
 
+def _verdict(total: int, bad_total: int, first: Optional[dict],
+             details: dict) -> PropertyCheck:
+  """Assembles a ``PropertyCheck``.
+
+  ``first`` describes the first violation found (``None`` if none); its
+  ``"counterexample"`` entry becomes the counterexample and the rest is merged
+  into ``details``.
+  """
+  counterexample = None
+  if first is not None:
+    counterexample = first.pop("counterexample")
+    details.update(first)
+  return PropertyCheck(holds=bad_total == 0, num_checked=total,
+                       num_violations=bad_total, counterexample=counterexample,
+                       details=details)
+
+
 def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
                violation_fn, eq_tol: float) -> PropertyCheck:
   """Samples games of each size, solves them, and applies ``violation_fn``.
@@ -479,13 +488,7 @@ def _run_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
           reason=str(reasons[b]),
       )
   details = dict(kind=kind, num_alternatives=tuple(sizes), eq_tol=eq_tol)
-  counterexample = None
-  if first is not None:
-    counterexample = first.pop("counterexample")
-    details.update(first)
-  return PropertyCheck(holds=bad_total == 0, num_checked=total,
-                       num_violations=bad_total, counterexample=counterexample,
-                       details=details)
+  return _verdict(total, bad_total, first, details)
 
 
 _TINY = 1e-300
@@ -712,12 +715,7 @@ def is_preference_matching(psi: PayoffTransform, key, *,
                   "solver found another equilibrium"))
   details = dict(kind="btl", num_alternatives=sizes, scale=scale, atol=atol,
                  eq_tol=eq_tol)
-  counterexample = None
-  if first is not None:
-    counterexample = first.pop("counterexample")
-    details.update(first)
-  return PropertyCheck(bad_total == 0, total, bad_total, counterexample,
-                       details)
+  return _verdict(total, bad_total, first, details)
 
 
 def is_sign_preserving(psi: PayoffTransform, *,

@@ -364,8 +364,13 @@ def preference_matrix(counts: Array, dtype=None,
 
   Returns:
     float ``[..., n, n]`` preference matrix.
+
+  Raises:
+    ValueError: rank < 2, non-square, ``n < 2``, a non-numeric (e.g. complex)
+      dtype, or (when validating) NaN/inf or negative counts.
   """
   _validation.check_square(counts, "counts")
+  _validation.check_real_dtype(counts, "counts")
   a = _concrete_values(counts, validate)
   if a is not None:
     _validation.check_finite(a, "counts")
@@ -502,7 +507,7 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
   """Pairwise counts of an impartial-culture profile, drawn without sorting.
 
   Under impartial culture a voter's ranking is the order of ``n`` i.i.d.
-  continuous utilities, so ``c[i, j] = #{v : u_v(i) > u_v(j)}`` has the law of
+  continuous utilities, so ``c[i, j] = #{v : u_v(i) < u_v(j)}`` has the law of
   ``pairwise_counts(impartial_culture(...))`` (not the same draw for a key).
   Voters are streamed in blocks by ``lax.fori_loop`` (each block's utilities
   from ``fold_in(key, block)``); memory is ``O(shape * n^2)`` plus one block.

@@ -55,23 +55,19 @@ __all__ = (
 )
 
 
-def _prepare(P, validate: bool) -> jax.Array:
-  """Validates ``P`` ``[..., n, n]`` (shape statically, values when concrete)."""
-  _validation.check_preference_matrix(P, "P", validate=validate)
-  P = jnp.asarray(P)
-  if not jnp.issubdtype(P.dtype, jnp.floating):
-    P = P.astype(jnp.result_type(float))
-  return P
-
-
 def _eye(x: jax.Array) -> jax.Array:
   """Identity mask broadcast to ``x.shape`` ``[..., n, n]`` (explicitly)."""
   return jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=bool), x.shape)
 
 
-def _float_dtype(P: jax.Array):
-  return P.dtype if jnp.issubdtype(P.dtype, jnp.floating) else jnp.result_type(
-      float)
+def _compose(R: jax.Array, S: jax.Array) -> jax.Array:
+  """Relation product ``(R S)[i, k] = any_j R[i, j] and S[j, k]``, bool.
+
+  One float32 matrix product at ``HIGHEST`` precision (exact counts below
+  ``2^24``, also on accelerators whose default matmul rounds to bfloat16).
+  """
+  return jnp.matmul(R.astype(jnp.float32), S.astype(jnp.float32),
+                    precision=lax.Precision.HIGHEST) > 0.5
 
 
 def _closure(G: jax.Array) -> jax.Array:
@@ -85,9 +81,7 @@ def _closure(G: jax.Array) -> jax.Array:
   rounds = max(0, math.ceil(math.log2(n))) if n > 1 else 0
 
   def body(_, R):
-    Rf = R.astype(jnp.float32)
-    RR = jnp.matmul(Rf, Rf, precision=lax.Precision.HIGHEST) > 0.5
-    return R | RR
+    return R | _compose(R, R)
 
   return lax.fori_loop(0, rounds, body, G)
 
@@ -128,13 +122,24 @@ def majority_graph(P, *, validate: bool = True) -> jax.Array:
   Returns:
     bool ``[..., n, n]`` (False on the diagonal and for ties).
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return (P > 0.5) & ~_eye(P)
 
 
 def _weak_majority(P: jax.Array) -> jax.Array:
   """Reflexive weak majority relation ``P[i, j] >= 1/2`` (diagonal True)."""
   return (P >= 0.5) | _eye(P)
+
+
+def _index_beating_all(R: jax.Array) -> jax.Array:
+  """int32 ``[...]``: the ``i`` with ``R[i, j]`` for every ``j != i``, else -1.
+
+  ``R`` ``[..., n, n]`` is a strict (irreflexive, asymmetric) relation, so at
+  most one such ``i`` exists.
+  """
+  rows = jnp.all(R | _eye(R), axis=-1)  # [..., n]
+  return jnp.where(jnp.any(rows, axis=-1), jnp.argmax(rows, axis=-1),
+                   -1).astype(jnp.int32)
 
 
 def condorcet_winner(P, *, validate: bool = True) -> jax.Array:
@@ -147,10 +152,8 @@ def condorcet_winner(P, *, validate: bool = True) -> jax.Array:
   Returns:
     int32 ``[...]``: the winner's index, or -1 when there is none.
   """
-  P = _prepare(P, validate)
-  wins = jnp.all((P > 0.5) | _eye(P), axis=-1)  # [..., n]
-  return jnp.where(jnp.any(wins, axis=-1),
-                   jnp.argmax(wins, axis=-1), -1).astype(jnp.int32)
+  P = _validation.as_preference_matrix(P, validate)
+  return _index_beating_all(P > 0.5)
 
 
 def condorcet_loser(P, *, validate: bool = True) -> jax.Array:
@@ -163,10 +166,8 @@ def condorcet_loser(P, *, validate: bool = True) -> jax.Array:
   Returns:
     int32 ``[...]``: the loser's index, or -1 when there is none.
   """
-  P = _prepare(P, validate)
-  loses = jnp.all((P < 0.5) | _eye(P), axis=-1)
-  return jnp.where(jnp.any(loses, axis=-1),
-                   jnp.argmax(loses, axis=-1), -1).astype(jnp.int32)
+  P = _validation.as_preference_matrix(P, validate)
+  return _index_beating_all(P < 0.5)
 
 
 def weak_condorcet_winners(P, *, validate: bool = True) -> jax.Array:
@@ -182,7 +183,7 @@ def weak_condorcet_winners(P, *, validate: bool = True) -> jax.Array:
   Returns:
     bool ``[..., n]``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return jnp.all(_weak_majority(P), axis=-1)
 
 
@@ -253,11 +254,9 @@ def is_majority_transitive(P, *, validate: bool = True) -> jax.Array:
     bool ``[...]``: True iff no ``i, j, k`` with ``R[i, j]``, ``R[j, k]``
     and not ``R[i, k]``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   R = _weak_majority(P)
-  Rf = R.astype(jnp.float32)
-  RR = jnp.matmul(Rf, Rf, precision=lax.Precision.HIGHEST) > 0.5
-  return ~jnp.any(RR & ~R, axis=(-2, -1))
+  return ~jnp.any(_compose(R, R) & ~R, axis=(-2, -1))
 
 
 def count_3cycles(P, *, validate: bool = True) -> jax.Array:
@@ -362,9 +361,9 @@ def copeland_scores(P, *, validate: bool = True) -> jax.Array:
   Returns:
     ``[..., n]`` in ``P``'s floating dtype.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   s = jnp.where(_eye(P), 0, jnp.sign(P - 0.5))
-  return jnp.sum(s, axis=-1).astype(_float_dtype(P))
+  return jnp.sum(s, axis=-1).astype(P.dtype)
 
 
 def borda_scores(P, *, validate: bool = True) -> jax.Array:
@@ -381,7 +380,7 @@ def borda_scores(P, *, validate: bool = True) -> jax.Array:
   Returns:
     ``[..., n]`` in ``P``'s floating dtype, values in ``[0, n - 1]``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return jnp.sum(jnp.where(_eye(P), 0, P), axis=-1).astype(P.dtype)
 
 
@@ -405,7 +404,7 @@ def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
     ``NashResult`` for the game ``payoffs.margin(P)``; ``row`` ``[..., n]`` is
     the lottery.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   return solvers.solve(payoffs.margin(P, validate=False), **solve_kwargs)
 
 
@@ -428,6 +427,6 @@ def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
   Returns:
     bool ``[..., n]``.
   """
-  P = _prepare(P, validate)
+  P = _validation.as_preference_matrix(P, validate)
   res = solvers.solve(payoffs.majority(P, validate=False), **solve_kwargs)
   return jnp.asarray(res.row) > support_tol

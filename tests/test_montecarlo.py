@@ -363,6 +363,23 @@ def test_pad_as_losers_keeps_statistics():
   np.testing.assert_allclose(lp_q.row[:, :n], lp_p.row, atol=1e-6)
 
 
+def test_run_cells_resumes_only_with_the_same_settings(tmp_path):
+  from experiments.configs import condorcet_cycles as config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.get_config("quick")
+  config.models = ("independent_pairwise",)
+  config.num_alternatives = (3,)
+  config.num_alternatives_by_model = {}
+  config.num_samples = config.chunk_size = 16
+  stats = ("condorcet_winner_exists",)
+  first = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
+  again = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
+  assert again == first  # read back from the saved cell
+  assert len(os.listdir(tmp_path / "cells")) == 1
+  config.num_samples = 32  # another setting: the saved cell is not reused
+  (row,) = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
+  assert row["num_samples"] == 32
+  assert len(os.listdir(tmp_path / "cells")) == 2
+
 @pytest.mark.parametrize("name", ["condorcet_cycles", "mixed_strategies",
                                   "benchmark_montecarlo"])
 def test_configs_reject_unknown_preset(name):

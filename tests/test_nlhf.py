@@ -358,6 +358,22 @@ def test_exploitability_matches_duality_gap_and_vanishes_at_lottery():
     np.testing.assert_allclose(lot[0], ml, atol=1e-4)
 
 
+
+def test_maximal_lotteries_with_mask_solve_the_restricted_game():
+  # Two prompts of K = 5 with candidates masked out: each lottery must be the
+  # HiGHS equilibrium of the valid block and zero on padded candidates.
+  P = np.stack([_random_game(20, k=5)[0], _random_game(21, k=5)[0]])
+  mask = np.array([[True, True, False, True, True],
+                   [True, False, True, True, False]])
+  lot = metrics_lib.maximal_lotteries(P, mask)
+  for e in range(2):
+    idx = np.flatnonzero(mask[e])
+    ref = solvers.solve_lp(P[e][np.ix_(idx, idx)] - 0.5).row
+    np.testing.assert_allclose(lot[e, idx], ref, atol=1e-4)
+    assert np.all(lot[e, ~mask[e]] == 0.0)
+  with pytest.raises(ValueError, match="at least one candidate"):
+    metrics_lib.maximal_lotteries(P, np.zeros((2, 5), bool))
+
 def test_policy_metrics_and_sampled_win_rate():
   P, mu = _random_game(7)
   pi = np.array([0.7, 0.1, 0.1, 0.1])

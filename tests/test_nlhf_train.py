@@ -106,3 +106,19 @@ def test_experiment_quick_runs(tmp_path):
     assert (tmp_path / name).exists(), name
   with pytest.raises(ValueError, match="unknown preset 'huge'"):
     config_lib.get_config("huge")
+
+
+def test_benchmark_rejects_bad_config_before_timing(tmp_path):
+  from experiments import benchmark_nlhf  # pylint: disable=g-import-not-at-top
+  from experiments.configs import benchmark_nlhf as config_lib  # pylint: disable=g-import-not-at-top
+  assert config_lib.get_config("full").algorithms == "all"
+  with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+    config_lib.get_config("huge")
+  for field, value, match in (("algorithms", "nash_rs,nope", "nope"),
+                              ("num_candidates", (8, 1), "K values >= 2"),
+                              ("repeats", 0, "repeats must be >= 1")):
+    config = config_lib.get_config("quick")
+    config[field] = value
+    with pytest.raises(ValueError, match=match):
+      benchmark_nlhf.run(config, str(tmp_path))
+  assert not os.listdir(tmp_path)  # nothing was timed or written

@@ -172,6 +172,8 @@ _BAD = {
     "square": (np.full((3, 2), 0.5), "square"),
     "n<2": (np.full((1, 1), 0.5), "n >= 2"),
     "nan": (np.array([[0.5, np.nan], [0.5, 0.5]]), "NaN"),
+    "inf": (np.array([[0.5, np.inf], [0.5, 0.5]]), "inf"),
+    "complex": (np.full((2, 2), 0.5 + 0j), "real numeric"),
     "range": (np.array([[0.5, 1.5], [-0.5, 0.5]]), "[0, 1]"),
     "sum": (np.array([[0.5, 0.7], [0.4, 0.5]]), "P + P^T"),
 }

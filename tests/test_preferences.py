@@ -581,6 +581,7 @@ _BAD = [
     ("counts", lambda: pr.preference_matrix(np.array([[0, -1], [1, 0]]))),
     ("counts", lambda: pr.preference_matrix(np.ones((2, 3)))),
     ("counts", lambda: pr.preference_matrix(np.array([[0, np.nan], [1, 0]]))),
+    ("counts", lambda: pr.preference_matrix(np.ones((2, 2), np.complex64))),
     ("counts", lambda: pr.sample_empirical(_K, -np.ones((3, 3)), 4)),
     ("num_voters", lambda: pr.sample_empirical(_K, np.ones((3, 3)), 0)),
     ("winner", lambda: pr.empirical_counts(np.array([0, 5]), np.array([1, 2]),

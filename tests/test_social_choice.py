@@ -30,26 +30,25 @@ def _pref(c):
   return P
 
 
-def _tournaments(n):
-  """All tournaments on n vertices as preference matrices in {0, 1}."""
+def _all_matrices(n, values):
+  """Every preference matrix on n vertices with P[i, j], i < j, in values."""
   pairs = list(itertools.combinations(range(n), 2))
-  bits = np.array(list(itertools.product([0.0, 1.0], repeat=len(pairs))))
-  P = np.full((len(bits), n, n), 0.5)
-  for k, (i, j) in enumerate(pairs):
-    P[:, i, j] = bits[:, k]
-    P[:, j, i] = 1 - bits[:, k]
-  return P
-
-
-def _with_ties(n):
-  """All matrices with entries in {0, 1/2, 1} on n vertices."""
-  pairs = list(itertools.combinations(range(n), 2))
-  vals = np.array(list(itertools.product([0.0, 0.5, 1.0], repeat=len(pairs))))
+  vals = np.array(list(itertools.product(values, repeat=len(pairs))))
   P = np.full((len(vals), n, n), 0.5)
   for k, (i, j) in enumerate(pairs):
     P[:, i, j] = vals[:, k]
     P[:, j, i] = 1 - vals[:, k]
   return P
+
+
+def _tournaments(n):
+  """All tournaments on n vertices as preference matrices in {0, 1}."""
+  return _all_matrices(n, [0.0, 1.0])
+
+
+def _with_ties(n):
+  """All matrices with entries in {0, 1/2, 1} on n vertices."""
+  return _all_matrices(n, [0.0, 0.5, 1.0])
 
 
 def _subsets(n):
@@ -357,6 +356,7 @@ _BAD = {
     "n<2": (np.full((1, 1), 0.5), "n >= 2"),
     "nan": (np.where(np.eye(3, dtype=bool), 0.5, np.nan), "NaN"),
     "inf": (np.array([[0.5, np.inf], [0.5, 0.5]]), "inf"),
+    "complex": (np.full((2, 2), 0.5 + 0j), "real numeric"),
     "range": (np.array([[0.5, 1.5], [-0.5, 0.5]]), "[0, 1]"),
     "sum": (np.array([[0.5, 0.7], [0.4, 0.5]]), "P + P^T"),
 }

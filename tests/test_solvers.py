@@ -257,12 +257,26 @@ def test_x64_keeps_float64():
     (dict(method="rm_plus", beta=0.1), "beta"),
     (dict(fallback="highs"), "fallback"),
     (dict(max_iters=0), "max_iters"),
+    (dict(symmetric="yes"), "symmetric"),
 ])
 def test_bad_input(kwargs, match):
   kwargs = dict(kwargs)
   A = kwargs.pop("A", np.array([[0., 1.], [-1., 0.]]))
   with pytest.raises(ValueError, match=match):
     solvers.solve(A, **kwargs)
+
+
+@pytest.mark.parametrize("A, match", [
+    (np.array([[np.nan, 1.], [0., 1.]]), "A contains NaN"),
+    (np.array([[np.inf, 1.], [0., 1.]]), "A contains inf"),
+    (np.ones((1, 1)), "at least 2 actions"),
+    (np.ones((3,)), "rank"),
+])
+def test_solve_lp_bad_input(A, match):
+  with pytest.raises(ValueError, match=match):
+    solvers.solve_lp(A)
+  with pytest.raises(ValueError, match="tol"):
+    solvers.solve_lp(np.eye(2), tol=-1.0)
 
 
 @pytest.mark.parametrize("family", ["tournament", "rectangular", "degenerate"])

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """Samples/s of P(Condorcet winner) under impartial culture, and memory.
@@ -12,10 +14,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The benchmark's ConfigDict.
   """
-  if preset not in ("quick", "full"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for benchmark_montecarlo; use 'quick' or "
-        "'full'.")
+  common.check_preset(preset, "benchmark_montecarlo", ("quick", "full"))
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0

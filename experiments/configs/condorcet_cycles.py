@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """P(Condorcet cycle) and P(no Condorcet winner) against n.
@@ -12,10 +14,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The experiment's ConfigDict.
   """
-  if preset not in ("quick", "paper"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for condorcet_cycles; use 'quick' or "
-        "'paper'.")
+  common.check_preset(preset, "condorcet_cycles")
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0

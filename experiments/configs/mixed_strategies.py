@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """P(mixed Nash equilibrium) against n, and the support-size distribution.
@@ -12,10 +14,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The experiment's ConfigDict.
   """
-  if preset not in ("quick", "paper"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for mixed_strategies; use 'quick' or "
-        "'paper'.")
+  common.check_preset(preset, "mixed_strategies")
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 1

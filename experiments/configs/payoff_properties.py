@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """Property table of payoff transforms Psi (arXiv:2505.20627).
@@ -12,10 +14,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The experiment's ConfigDict.
   """
-  if preset not in ("quick", "paper"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for payoff_properties; use 'quick' or "
-        "'paper'.")
+  common.check_preset(preset, "payoff_properties")
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 _APA = tuple(f"preflib_apa_{year}" for year in range(1998, 2010))
 
 
@@ -17,10 +19,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The experiment's ConfigDict.
   """
-  if preset not in ("quick", "paper"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for real_preferences; use 'quick' or "
-        "'paper'.")
+  common.check_preset(preset, "real_preferences")
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments import common
+
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """Bradley-Terry reward vs pairwise majority (arXiv:2506.12350).
@@ -12,10 +14,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   Returns:
     The experiment's ConfigDict.
   """
-  if preset not in ("quick", "paper"):
-    raise ValueError(
-        f"Unknown preset {preset!r} for rlhf_majority; use 'quick' or "
-        "'paper'.")
+  common.check_preset(preset, "rlhf_majority")
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0

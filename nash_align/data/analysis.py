@@ -86,14 +86,14 @@ def three_cycles(P) -> list[tuple[int, int, int]]:
     ``social_choice.count_3cycles(P)``.
   """
   G = _strict(P)
+  # cyc[i, j, k] = G[i, j] & G[j, k] & G[k, i]; keep i < j and i < k (j != k
+  # holds since G[j, j] is False), i.e. each cycle once, from its smallest.
+  cyc = G[:, :, None] & G[None, :, :] & G.T[:, None, :]
   n = G.shape[-1]
-  out = []
-  for i in range(n):
-    for j in range(i + 1, n):
-      for k in range(i + 1, n):
-        if k != j and G[i, j] and G[j, k] and G[k, i]:
-          out.append((i, j, k))
-  return sorted(out)
+  r = np.arange(n)
+  cyc &= (r[:, None, None] < r[None, :, None]) & (r[:, None, None] <
+                                                  r[None, None, :])
+  return sorted(tuple(int(v) for v in t) for t in np.argwhere(cyc))
 
 
 def shortest_cycle(P) -> list[int] | None:
@@ -509,6 +509,17 @@ class BootstrapResult:
   by: str
 
 
+def _proportion(x, confidence: float) -> Estimate:
+  """Share of True in the bool array ``x`` ``[N]``, with its Wilson interval."""
+  x = np.asarray(x)
+  total = x.size
+  k = int(np.sum(x))
+  low, high = montecarlo.wilson_interval(k, total, confidence)
+  p = k / total
+  return Estimate(mean=p, stderr=float(np.sqrt(p * (1 - p) / total)),
+                  low=float(low), high=float(high), num_samples=total)
+
+
 def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
               confidence: float = 0.95) -> BootstrapResult:
   """Bootstrap of cycles, Condorcet winners and maximal lotteries.
@@ -538,13 +549,7 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
   P = preferences.preference_matrix(c)
   cyc, cw = jax.device_get(_majority_stats(pad_preference_matrix(P, _bucket(n))))
   B = int(num_resamples)
-
-  def prob(x):
-    k = int(np.sum(x))
-    low, high = montecarlo.wilson_interval(k, B, confidence)
-    p = k / B
-    return Estimate(mean=p, stderr=float(np.sqrt(p * (1 - p) / B)),
-                    low=float(low), high=float(high), num_samples=B)
+  prob = lambda x: _proportion(x, confidence)
 
   ml, gap = _equilibrium(P, payoffs.margin)
   rows = ml.row
@@ -552,7 +557,8 @@ def bootstrap(key, dataset, num_resamples: int = 200, *, by: str = "judgment",
   lottery = Estimate(mean=rows.mean(0), stderr=rows.std(0, ddof=1),
                      low=np.quantile(rows, q, axis=0),
                      high=np.quantile(rows, 1.0 - q, axis=0), num_samples=B)
-  freq = np.array([np.mean(cw == i) for i in range(n)])
+  cw = np.asarray(cw)
+  freq = np.bincount(cw[cw >= 0], minlength=n)[:n] / B
   return BootstrapResult(p_cycle=prob(cyc), p_condorcet_winner=prob(cw >= 0),
                          winner_frequency=freq, lottery=lottery,
                          lottery_gap=float(np.max(gap)), num_resamples=B,
@@ -688,13 +694,7 @@ def per_prompt_cycles(key, dataset, num_samples: int = 2000,
   P = preferences.preference_matrix(per)
   cyc, nowin = (np.asarray(x) for x in _prompt_stats(P))
   T = len(ids)
-
-  def share(x):
-    k = int(np.sum(x))
-    low, high = montecarlo.wilson_interval(k, T, confidence)
-    p = k / T
-    return Estimate(mean=p, stderr=float(np.sqrt(p * (1 - p) / T)),
-                    low=float(low), high=float(high), num_samples=T)
+  share = lambda x: _proportion(x, confidence)
 
   design = prompt_design(dataset)
   predicted = {}

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nash_align import social_choice
 from nash_align.nlhf import policy as policy_lib
 from nash_align.types import Estimate
 
@@ -114,28 +115,32 @@ def maximal_lotteries(P, mask=None) -> np.ndarray:
   """Per-prompt maximal lotteries ``[E, K]`` (host, float64).
 
   The equilibrium of the margin game ``P - 1/2`` of each prompt, from
-  ``nash_align.social_choice.maximal_lottery`` when available, else the HiGHS
-  LP ``nash_align.solvers.solve_lp``. With a mask, each prompt's game is
-  restricted to its valid candidates.
+  ``nash_align.social_choice.maximal_lottery`` (one batched solve). With a
+  mask, each prompt's game is restricted to its valid candidates: a padded
+  candidate is made to lose every comparison (``P = 0`` against a valid one,
+  1/2 against another padded one), so it is strictly dominated and gets
+  probability 0, and the valid block's equilibrium is that of the restricted
+  game.
+
+  Args:
+    P: ``[E, K, K]`` preference matrices.
+    mask: optional ``[E, K]`` bool, valid candidates (at least one per row).
+
+  Returns:
+    float64 numpy ``[E, K]``, zero on padded candidates.
   """
   P = np.asarray(P, np.float64)
+  if P.ndim != 3 or P.shape[1] != P.shape[2]:
+    raise ValueError(f"P must be [E, K, K], got shape {P.shape}.")
   e, k = P.shape[:2]
   mask = np.ones((e, k), bool) if mask is None else np.asarray(mask, bool)
-  out = np.zeros((e, k))
-  try:
-    from nash_align import social_choice  # pylint: disable=g-import-not-at-top
-    ml = social_choice.maximal_lottery
-  except (ImportError, AttributeError):
-    ml = None
-  full = bool(mask.all())
-  if ml is not None and full:
-    try:
-      return np.asarray(ml(P).row, np.float64)
-    except Exception:  # pylint: disable=broad-except
-      pass  # fall back to the LP reference below
-  from nash_align import solvers  # pylint: disable=g-import-not-at-top
-  for i in range(e):
-    idx = np.flatnonzero(mask[i])
-    res = solvers.solve_lp(P[i][np.ix_(idx, idx)] - 0.5)
-    out[i, idx] = np.asarray(res.row)
-  return out
+  if mask.shape != (e, k):
+    raise ValueError(f"mask must be [E, K] = {(e, k)}, got {mask.shape}.")
+  if not mask.any(axis=-1).all():
+    raise ValueError("mask must keep at least one candidate per prompt.")
+  both = mask[:, :, None] & mask[:, None, :]
+  padded = np.where(both, P,
+                    np.where(mask[:, :, None], 1.0,
+                             np.where(mask[:, None, :], 0.0, 0.5)))
+  row = np.asarray(social_choice.maximal_lottery(padded).row, np.float64)
+  return np.where(mask, row, 0.0)

@@ -384,26 +384,22 @@ QLORA_CSV = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
 def qlora_matrices(path: str | None = None):
   """Per-prompt preference matrices of the QLoRA GPT-4 round-robins.
 
-  Uses ``nash_align.data.load("qlora_oa")`` when that loader is available,
-  else reads ``nash_align/data/files/qlora_gpt4/pairwise.csv`` directly.
+  Uses ``nash_align.data.load("qlora_oa")``; with ``path``, reads that
+  ``pairwise.csv`` directly (the test compares the two).
   Ties count half a win for each side; ``P[i, j] = C[i, j] / (C[i, j] +
   C[j, i])`` (each ordered pair is judged once per presentation order).
 
   Returns:
     ``(models, P)``: the 7 model names and float64 numpy ``[317, 7, 7]``.
   """
-  counts = models = None
   if path is None:
-    try:
-      from nash_align import data  # pylint: disable=g-import-not-at-top
-      ds = data.load("qlora_oa")
-      _, counts = ds.per_prompt_array()
-      counts = np.asarray(counts, np.float64)
-      models = list(ds.alternatives)
-    except (ImportError, AttributeError, NotImplementedError):
-      counts = None
-  if counts is None:
-    with open(path or QLORA_CSV, newline="") as f:
+    from nash_align import data  # pylint: disable=g-import-not-at-top
+    ds = data.load("qlora_oa")
+    _, counts = ds.per_prompt_array()
+    counts = np.asarray(counts, np.float64)
+    models = list(ds.alternatives)
+  else:
+    with open(path, newline="") as f:
       rows = list(csv.DictReader(f))
     models = sorted({r["model_a"] for r in rows} | {r["model_b"] for r in rows})
     prompts = sorted({r["prompt_id"] for r in rows})

@@ -259,9 +259,16 @@ def _atomic_write(path: str, text: str) -> None:
   d = os.path.dirname(os.path.abspath(path))
   os.makedirs(d, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-  with os.fdopen(fd, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:  # leave no half-written temporary behind
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
 
 
 def _write_csv(path: str, rows: list[dict]) -> None:

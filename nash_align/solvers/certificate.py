@@ -97,3 +97,11 @@ def regularized_value(A, row, col, beta, ref_row, ref_col) -> np.ndarray:
   v = np.einsum("...i,...ij,...j->...", x, A, y)
   return (v - beta * _xlogx_ratio(x, np.log(np.asarray(ref_row, np.float64)))
           + beta * _xlogx_ratio(y, np.log(np.asarray(ref_col, np.float64))))
+
+
+__all__ = (
+    "duality_gap",
+    "regularized_duality_gap",
+    "regularized_value",
+    "simplex_violation",
+)

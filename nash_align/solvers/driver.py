@@ -52,10 +52,10 @@ from nash_align.solvers import lp
 from nash_align.solvers.methods import FIRST_ORDER_METHODS
 from nash_align.solvers.methods import Game
 from nash_align.solvers.simplex import simplex
+from nash_align.types import NashResult
 
 # Every method by name: the first-order family plus the exact dense simplex.
 METHODS = dict(sorted({**FIRST_ORDER_METHODS, "simplex": simplex()}.items()))
-from nash_align.types import NashResult
 
 DEFAULT_MAX_ITERS = 2000
 DEFAULT_CHECK_EVERY = 16
@@ -342,7 +342,7 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
 
   Raises:
     ValueError: bad ``A`` (NaN/inf, empty, 1x1), ``method``, ``tol``,
-      ``beta``, ``reference``, ``max_iters`` or ``fallback``.
+      ``beta``, ``reference``, ``max_iters``, ``fallback`` or ``symmetric``.
   """
   n, k = _check_A(A)
   tol = _check_scalar(tol, "tol", allow_zero=False)
@@ -361,6 +361,9 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   max_iters = int(max_iters)
   if fallback not in (None, "lp"):
     raise ValueError(f"fallback must be None or 'lp', got {fallback!r}.")
+  if symmetric is not None and not isinstance(symmetric, (bool, np.bool_)):
+    raise ValueError(f"symmetric must be None, True or False, got "
+                     f"{symmetric!r}.")
   if int(check_every) != check_every or check_every < 1:
     raise ValueError(f"check_every must be a positive integer, got "
                      f"{check_every!r}.")

@@ -219,3 +219,11 @@ def simplex(A, max_pivots=None, perturbation=1e-9):
   w = np.zeros((G, k + n))
   np.put_along_axis(w, basis, T[:, :, -1], axis=1)
   return _normalize(r[:, k:k + n]), _normalize(w[:, :k]), done
+
+
+__all__ = (
+    "equalizer",
+    "least_norm_on_sets",
+    "newton_regularized",
+    "simplex",
+)

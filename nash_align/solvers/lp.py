@@ -57,6 +57,10 @@ def solve_lp(A, tol: float = 1e-9) -> NashResult:
     ``NashResult`` of numpy arrays: ``row [..., n]``, ``col [..., k]``,
     ``value [...]``, ``gap [...]`` (float64), ``iterations [...]`` (HiGHS
     simplex iterations), ``converged [...]`` (``gap <= tol``).
+
+  Raises:
+    ValueError: ``A`` of rank < 2, 1x1 or with NaN/inf; ``tol`` negative or
+      not finite.
   """
   _validation.check_rank_at_least(A, 2, "A")
   A = np.asarray(A, dtype=np.float64)
@@ -65,6 +69,8 @@ def solve_lp(A, tol: float = 1e-9) -> NashResult:
     raise ValueError(f"A must be a game with at least 2 actions in all, got "
                      f"shape {A.shape}.")
   _validation.check_finite(A, "A")
+  if not (np.isfinite(tol) and tol >= 0):
+    raise ValueError(f"tol must be finite and >= 0, got {tol!r}.")
   batch = A.shape[:-2]
   flat = A.reshape((-1, n, k))
   rows = np.empty((flat.shape[0], n))
@@ -82,3 +88,8 @@ def solve_lp(A, tol: float = 1e-9) -> NashResult:
       iterations=its.reshape(batch),
       converged=(gap <= tol).reshape(batch),
   )
+
+
+__all__ = (
+    "solve_lp",
+)

@@ -93,6 +93,27 @@ def _uniform_logits(game: Game, symmetric: bool) -> Profile:
   return (z,) if symmetric else (z, jnp.zeros((k,), game.A.dtype))
 
 
+def _uniform_start(game: Game, symmetric: bool):
+  """``(count 0, uniform log-probabilities, uniform profile)`` of a state."""
+  l = _uniform_logits(game, symmetric)
+  return jnp.zeros((), jnp.int32), _log_probs(l), _tmap(_softmax, l)
+
+
+def _update_average(avg: Profile, z: Profile, w) -> Profile:
+  """Running average ``avg + w (z - avg)`` (``w = 1 / t``: uniform weights)."""
+  return _tmap(lambda a, zi: a + w * (zi - a), avg, z)
+
+
+def _entropic_step(game: Game, l: Profile, g: Profile) -> Profile:
+  """Entropic mirror step in logit space: ``log softmax(l + eta g)``."""
+  return _log_probs(_tmap(lambda li, gi: li + game.step * gi, l, g))
+
+
+def _last_and_average(state) -> Tuple[Profile, Profile]:
+  """Candidates of the averaging entropic methods: last and average iterate."""
+  return (_tmap(jnp.exp, state.logits), state.avg)
+
+
 class Method(NamedTuple):
   """A registered first-order method (optax-shaped).
 
@@ -144,21 +165,17 @@ def mwu() -> Method:
   """
 
   def init(game, symmetric):
-    l = _uniform_logits(game, symmetric)
-    return MWUState(jnp.zeros((), jnp.int32), _log_probs(l),
-                    _tmap(_softmax, l))
+    return MWUState(*_uniform_start(game, symmetric))
 
   def update(state, game):
     z = _tmap(jnp.exp, state.logits)
     g = _reg_grad(game, state.logits, operator(game, z))
-    l = _log_probs(_tmap(lambda li, gi: li + game.step * gi, state.logits, g))
+    l = _entropic_step(game, state.logits, g)
     c = state.count + 1
-    w = 1.0 / c.astype(game.A.dtype)
-    avg = _tmap(lambda a, zi: a + w * (zi - a), state.avg, z)
+    avg = _update_average(state.avg, z, 1.0 / c.astype(game.A.dtype))
     return MWUState(c, l, avg)
 
-  def candidates(state):
-    return (_tmap(jnp.exp, state.logits), state.avg)
+  candidates = _last_and_average
 
   return Method(init, update, candidates, 0.5, True, "multiplicative weights")
 
@@ -230,24 +247,20 @@ def mirror_prox() -> Method:
   """
 
   def init(game, symmetric):
-    l = _uniform_logits(game, symmetric)
-    return ProxState(jnp.zeros((), jnp.int32), _log_probs(l),
-                     _tmap(_softmax, l))
+    return ProxState(*_uniform_start(game, symmetric))
 
   def update(state, game):
     l = state.logits
     g = _reg_grad(game, l, operator(game, _tmap(jnp.exp, l)))
-    lh = _log_probs(_tmap(lambda li, gi: li + game.step * gi, l, g))
+    lh = _entropic_step(game, l, g)
     zh = _tmap(jnp.exp, lh)
     gh = _reg_grad(game, lh, operator(game, zh))
-    ln = _log_probs(_tmap(lambda li, gi: li + game.step * gi, l, gh))
+    ln = _entropic_step(game, l, gh)
     c = state.count + 1
-    w = 1.0 / c.astype(game.A.dtype)
-    avg = _tmap(lambda a, zi: a + w * (zi - a), state.avg, zh)
+    avg = _update_average(state.avg, zh, 1.0 / c.astype(game.A.dtype))
     return ProxState(c, ln, avg)
 
-  def candidates(state):
-    return (_tmap(jnp.exp, state.logits), state.avg)
+  candidates = _last_and_average
 
   return Method(init, update, candidates, 0.5, True, "mirror-prox")
 
@@ -293,8 +306,8 @@ def rm_plus() -> Method:
               state.regrets, F, z)
     c = state.count + 1
     cf = c.astype(game.A.dtype)
-    w = 2.0 / (cf + 1.0)  # weights t / sum_{s<=t} s
-    avg = _tmap(lambda a, zi: a + w * (zi - a), state.avg, z)
+    # Linear weights: w = t / sum_{s<=t} s = 2 / (t + 1).
+    avg = _update_average(state.avg, z, 2.0 / (cf + 1.0))
     return RMPlusState(c, q, avg)
 
   def candidates(state):
@@ -376,9 +389,7 @@ def nash_md() -> Method:
   """
 
   def init(game, symmetric):
-    l = _uniform_logits(game, symmetric)
-    return NashMDState(jnp.zeros((), jnp.int32), _log_probs(l),
-                       _tmap(_softmax, l))
+    return NashMDState(*_uniform_start(game, symmetric))
 
   def update(state, game):
     eb = jnp.minimum(game.step * game.beta, 0.5)
@@ -387,14 +398,12 @@ def nash_md() -> Method:
     lm = _log_probs(_tmap(mix, state.logits, game.log_ref))
     zm = _tmap(jnp.exp, lm)
     F = operator(game, zm)
-    l = _log_probs(_tmap(lambda li, fi: li + game.step * fi, lm, F))
+    l = _entropic_step(game, lm, F)
     c = state.count + 1
-    w = 1.0 / c.astype(game.A.dtype)
-    avg = _tmap(lambda a, zi: a + w * (zi - a), state.avg, zm)
+    avg = _update_average(state.avg, zm, 1.0 / c.astype(game.A.dtype))
     return NashMDState(c, l, avg)
 
-  def candidates(state):
-    return (_tmap(jnp.exp, state.logits), state.avg)
+  candidates = _last_and_average
 
   return Method(init, update, candidates, 0.5, True, "Nash-MD")
 

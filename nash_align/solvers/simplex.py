@@ -36,6 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nash_align.solvers.exact import _normalize  # pylint: disable=protected-access
 from nash_align.solvers.methods import Method
 
 _REDUCED_COST_TOL = 1e-6  # relative to payoffs scaled to max |A| = 1
@@ -145,12 +146,6 @@ def simplex() -> Method:
 
   return Method(init, update, candidates, 1.0, False, "dense simplex",
                 exact_step=False, check_every=8, finished=finished)
-
-
-def _normalize(p):
-  p = jnp.maximum(p, 0.0)
-  s = jnp.sum(p)
-  return jnp.where(s > 0, p / jnp.where(s > 0, s, 1.0), 1.0 / p.shape[0])
 
 
 __all__ = ("SimplexState", "simplex")
