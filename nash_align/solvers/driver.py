@@ -586,15 +586,23 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
   else:
     sym_mask = np.zeros((B,), bool)
 
+  def to_simplex(p):
+    p = np.clip(np.asarray(p, np.float64), 0.0, None)
+    return p / np.maximum(p.sum(-1, keepdims=True), np.finfo(np.float64).tiny)
+
   def certify(X, Y, idx):
-    Xo, Yo = X.astype(out_dt), Y.astype(out_dt)
+    # Returned strategies are put on the simplex first, and the certificate
+    # is computed for exactly the distribution the returned (possibly
+    # float32) vector represents, so off-simplex rounding cannot flatter it.
+    Xo, Yo = to_simplex(X).astype(out_dt), to_simplex(Y).astype(out_dt)
+    X64, Y64 = to_simplex(Xo), to_simplex(Yo)
     if len(idx) == B:  # all games, in order: no copies
       idx = slice(None)
     if regularized:
-      g = certificate.regularized_duality_gap(A64[idx], Xo, Yo, beta, rx[idx],
-                                              ry[idx])
+      g = certificate.regularized_duality_gap(A64[idx], X64, Y64, beta,
+                                              rx[idx], ry[idx])
     else:
-      g = certificate.duality_gap(A64[idx], Xo, Yo)
+      g = certificate.duality_gap(A64[idx], X64, Y64)
     return Xo, Yo, np.where(np.isfinite(g), g, np.inf)
 
   X = np.full((B, n), 1.0 / n, out_dt)
