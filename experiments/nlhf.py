@@ -10,7 +10,13 @@ agreement with the per-prompt maximal lottery) and writes
 * ``nlhf_curves.png`` (win rate and exploitability against steps),
 * ``nlhf_diversity.png`` (policy of each algorithm on a prompt without a
   Condorcet winner, next to the maximal lottery: RLHF collapses, NLHF stays
-  mixed), and
+  mixed),
+* ``nlhf_limits.png`` / ``nlhf_limits.csv``: the exact, training-free optima
+  on the held-out population prompts without a Condorcet winner, swept over
+  the KL strength ``tau`` (:func:`exact_limits`): RLHF's
+  ``pi ∝ mu exp(r / tau)`` (Bradley-Terry reward) collapses to one response
+  as ``tau -> 0`` while the regularized Nash equilibrium stays mixed and
+  tends to the maximal lottery, and
 * per-run ``checkpoints/`` and ``tensorboard/`` (one run: directly under the
   workdir; several: under ``runs/<oracle>/<algorithm>/``).
 
@@ -30,9 +36,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
+from nash_align import bradley_terry
 from nash_align import social_choice
 from nash_align.nlhf import metrics as metrics_lib
 from nash_align.nlhf import training as nlhf_train
+
+# KL strengths of the exact sweep (the config's tau is added).
+LIMIT_TAUS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+_LIMIT_COLUMNS = ("tau", "rlhf_entropy", "nlhf_entropy", "rlhf_support",
+                  "nlhf_support", "rlhf_top_prob", "nlhf_top_prob",
+                  "nlhf_tv_to_lottery", "nlhf_max_gap")
 
 _METRICS = ("win_rate_vs_reference", "exploitability", "entropy",
             "support_size", "lottery_agreement", "kl_to_reference",
@@ -52,6 +65,125 @@ def _final_policies(result, ids):
   logp = model(task.prompt_features[ids], task.candidate_features[ids],
                task.mask[ids], ref)
   return np.exp(np.asarray(logp)), np.exp(np.asarray(ref))
+
+
+def _entropy(p):
+  p = np.asarray(p, np.float64)
+  return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0),
+                 -1)
+
+
+def exact_limits(P, reference, taus=LIMIT_TAUS, support_threshold=1e-2):
+  """Exact RLHF and NLHF optima over a sweep of the KL strength ``tau``.
+
+  For each ``tau`` (one batched call each, over all prompts): RLHF's optimum
+  ``softmax(log mu + r / tau)`` with the Bradley-Terry MLE reward ``r`` of
+  ``P`` (:func:`nash_align.nlhf.metrics.rlhf_optimum`) and NLHF's
+  KL-regularized equilibrium of ``P - 1/2`` toward ``mu``
+  (:func:`nash_align.nlhf.metrics.nlhf_optimum`, certified by its regularized
+  duality gap); and the ``tau -> 0`` limit of the latter, the maximal lottery.
+
+  Args:
+    P: ``[E, K, K]`` preference matrices.
+    reference: ``[E, K]`` positive reference policies.
+    taus: KL strengths ``> 0``.
+    support_threshold: probability above which a response counts as played.
+
+  Returns:
+    ``(rows, lottery_row, policies)``: one dict per ``tau`` (means over the
+    ``E`` prompts of the columns of :data:`_LIMIT_COLUMNS`), the same
+    statistics of the maximal lotteries, and ``{tau: (rlhf [E, K], nlhf [E,
+    K])}``.
+  """
+  P = np.asarray(P, np.float64)
+  mu = np.asarray(reference, np.float64)
+  reward = np.asarray(bradley_terry.fit(jnp.asarray(P)), np.float64)
+  ml = metrics_lib.maximal_lotteries(P)
+  rows, policies = [], {}
+  for tau in sorted({float(t) for t in taus}, reverse=True):
+    rl = metrics_lib.rlhf_optimum(P, mu, tau, reward=reward)
+    res = metrics_lib.nlhf_optimum(P, mu, tau)
+    nl = np.asarray(res.row, np.float64)
+    policies[tau] = (rl, nl)
+    rows.append(dict(
+        tau=tau,
+        rlhf_entropy=float(np.mean(_entropy(rl))),
+        nlhf_entropy=float(np.mean(_entropy(nl))),
+        rlhf_support=float(np.mean(np.sum(rl > support_threshold, -1))),
+        nlhf_support=float(np.mean(np.sum(nl > support_threshold, -1))),
+        rlhf_top_prob=float(np.mean(rl.max(-1))),
+        nlhf_top_prob=float(np.mean(nl.max(-1))),
+        nlhf_tv_to_lottery=float(np.mean(0.5 * np.abs(nl - ml).sum(-1))),
+        nlhf_max_gap=float(np.max(res.gap))))
+  lottery = dict(entropy=float(np.mean(_entropy(ml))),
+                 support=float(np.mean(np.sum(ml > support_threshold, -1))),
+                 top_prob=float(np.mean(ml.max(-1))))
+  return rows, lottery, policies
+
+
+def _limits_section(config, results, oracles, algorithms, workdir):
+  """Exact sweep on the population oracle's held-out prompts without a CW."""
+  key = next(((o, a) for o in oracles for a in algorithms
+              if o == "population"), None)
+  if key is not None:
+    task, eval_oracle = results[key]["task"], results[key]["eval_oracle"]
+  else:  # Same task as a population run: a deterministic function of seed.
+    cfg = {k: v for k, v in config.to_dict().items()
+           if k not in ("oracle", "algorithm")}
+    task, eval_oracle, _ = nlhf_train.build_task(nlhf_train._resolve(  # pylint: disable=protected-access
+        dict(cfg, oracle="population", algorithm="nash_rs")))
+  ids = jnp.asarray(task.eval_prompts)
+  P = np.asarray(eval_oracle.matrix(ids), np.float64)
+  no_cw = np.asarray(social_choice.condorcet_winner(jnp.asarray(P))) < 0
+  if not no_cw.any():
+    return ("### Exact optima vs tau\n\nNo held-out population prompt "
+            "without a Condorcet winner.\n")
+  mu = np.asarray(task.reference, np.float64)[np.asarray(ids)][no_cw]
+  taus = tuple(LIMIT_TAUS) + ((float(config.tau),) if config.tau > 0 else ())
+  rows, lottery, _ = exact_limits(P[no_cw], mu, taus)
+  common.write_csv(os.path.join(workdir, "nlhf_limits.csv"),
+                   rows + [dict(tau=0.0, nlhf_entropy=lottery["entropy"],
+                                nlhf_support=lottery["support"],
+                                nlhf_top_prob=lottery["top_prob"],
+                                nlhf_tv_to_lottery=0.0)],
+                   fieldnames=_LIMIT_COLUMNS)
+  plt = common.pyplot()
+  t = [r["tau"] for r in rows]
+  fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+  for ax, stat, label in zip(
+      axes, ("entropy", "support", "top_prob"),
+      ("mean entropy (nats)", "mean support size (prob > 1e-2)",
+       "mean top-response prob. (dotted: TV)")):
+    ax.plot(t, [r[f"rlhf_{stat}"] for r in rows], "o-", color="C3",
+            label="RLHF optimum (BT reward)")
+    ax.plot(t, [r[f"nlhf_{stat}"] for r in rows], "s-", color="C0",
+            label="NLHF (regularized Nash)")
+    ax.axhline(lottery[stat], color="k", ls="--", lw=1,
+               label="maximal lottery (tau -> 0)")
+    ax.axvline(float(config.tau), color="gray", ls=":", lw=0.8,
+               label=f"training tau = {config.tau:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("KL strength tau")
+    ax.set_ylabel(label)
+  axes[2].plot(t, [r["nlhf_tv_to_lottery"] for r in rows], "^:", color="C0",
+               alpha=0.6, label="NLHF: TV to maximal lottery")
+  axes[0].set_title(f"{int(no_cw.sum())} held-out population prompts "
+                    "without a Condorcet winner", fontsize=8)
+  axes[2].legend(fontsize=7)
+  common.save_figure(fig, os.path.join(workdir, "nlhf_limits.png"))
+  return (
+      "### Exact optima vs tau (no training)\n\n"
+      f"On the {int(no_cw.sum())} of {P.shape[0]} held-out population prompts "
+      "without a Condorcet winner: RLHF's optimum `pi ∝ mu exp(r / tau)` "
+      "with `r` the Bradley-Terry MLE reward of the prompt's preference "
+      "matrix, and NLHF's optimum, the KL-regularized equilibrium of the "
+      "margin game `P - 1/2` toward `mu` (max regularized duality gap in "
+      "`nlhf_max_gap`); support = responses with probability > 1e-2, "
+      "means over prompts. The maximal lottery (tau -> 0 limit of NLHF) has "
+      f"entropy {lottery['entropy']:.3g}, support {lottery['support']:.3g}, "
+      f"top probability {lottery['top_prob']:.3g}.\n\n"
+      + common.markdown_table(rows, _LIMIT_COLUMNS) +
+      "\n![exact RLHF vs NLHF optima against tau](nlhf_limits.png)\n\n")
 
 
 def run(config, workdir: str) -> str:
@@ -165,6 +297,7 @@ def run(config, workdir: str) -> str:
                    ("win_rate_vs_reference", "exploitability", "entropy",
                     "support_size", "lottery_agreement")})
            for (o, a), r in results.items()]
+  limits = _limits_section(config, results, oracles, algorithms, workdir)
   command = _command(config)
   return (
       "## NLHF fine-tuning of a policy head\n\n"
@@ -175,7 +308,7 @@ def run(config, workdir: str) -> str:
       + common.markdown_table(table) +
       "\n![win rate and exploitability](nlhf_curves.png)\n\n"
       "![policies on a prompt without a Condorcet winner]"
-      "(nlhf_diversity.png)\n\n"
+      "(nlhf_diversity.png)\n\n" + limits +
       f"Reproduce: `{command}`\n")
 
 

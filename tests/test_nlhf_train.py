@@ -1,5 +1,6 @@
 """Tests of the NLHF training loop: outputs, resumption, checkpoint errors."""
 
+import csv
 import glob
 import json
 import os
@@ -102,8 +103,15 @@ def test_experiment_quick_runs(tmp_path):
   text = experiment.run(config, str(tmp_path))
   assert "nlhf_curves.png" in text and "experiments.nlhf" in text
   for name in ("metrics.json", "metrics.csv", "nlhf_curves.png",
-               "nlhf_diversity.png"):
+               "nlhf_diversity.png", "nlhf_limits.png", "nlhf_limits.csv"):
     assert (tmp_path / name).exists(), name
+  # The exact (training-free) sweep: RLHF collapses, NLHF stays mixed.
+  assert "Exact optima vs tau" in text and "nlhf_limits.png" in text
+  with open(tmp_path / "nlhf_limits.csv") as f:
+    rows = list(csv.DictReader(f))
+  smallest = min((r for r in rows if float(r["tau"]) > 0),
+                 key=lambda r: float(r["tau"]))
+  assert float(smallest["rlhf_support"]) < float(smallest["nlhf_support"])
   with pytest.raises(ValueError, match="unknown preset 'huge'"):
     config_lib.get_config("huge")
 

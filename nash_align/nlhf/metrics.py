@@ -15,20 +15,35 @@ reference ``mu`` (all exact, jit-compatible, batched over prompts):
 * entropy (nats), support size (candidates with probability above
   ``support_threshold``), KL to the reference;
 * agreement with the per-prompt maximal lottery ``p*``: ``1 - TV(pi, p*)``.
+
+And the exact optima a trainer converges to at KL strength ``tau`` (no
+training; the theory the trained heads are compared with):
+
+* :func:`rlhf_optimum`: ``pi ∝ mu exp(r / tau)`` with ``r`` the Bradley-Terry
+  maximum-likelihood reward of ``P`` -- it tends to the reward's argmax (one
+  response) as ``tau -> 0``;
+* :func:`nlhf_optimum`: the KL-regularized equilibrium of the margin game
+  ``P - 1/2`` (Munos et al. 2023), which tends to a maximal lottery -- mixed
+  when there is no Condorcet winner.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nash_align import bradley_terry
 from nash_align import social_choice
+from nash_align import solvers
 from nash_align.nlhf import policy as policy_lib
+from nash_align.solvers import host as solver_host
 from nash_align.types import Estimate
 
 __all__ = (
     "exploitability",
     "maximal_lotteries",
+    "nlhf_optimum",
     "policy_metrics",
+    "rlhf_optimum",
     "sampled_win_rate",
     "wilson_interval",
 )
@@ -144,3 +159,83 @@ def maximal_lotteries(P, mask=None) -> np.ndarray:
                              np.where(mask[:, None, :], 0.0, 0.5)))
   row = np.asarray(social_choice.maximal_lottery(padded).row, np.float64)
   return np.where(mask, row, 0.0)
+
+
+def rlhf_optimum(P, reference, tau, reward=None):
+  r"""Optimum of KL-regularized reward maximisation, ``[E, K]`` (host, float64).
+
+  ``argmax_pi E_pi[r] - tau KL(pi || mu) = softmax(log mu + r / tau)``, with
+  ``r`` the Bradley-Terry maximum-likelihood reward of ``P`` fitted on the
+  expected counts (``nash_align.bradley_terry.fit(P)``: each ordered pair
+  judged once, ``P[i, j]`` wins for ``i``), i.e. the reward model RLHF learns
+  from infinitely many labels of this population. As ``tau -> 0`` it puts all
+  its mass on ``argmax r`` (unless rewards tie exactly).
+
+  Args:
+    P: ``[E, K, K]`` preference matrices (entries in ``(0, 1)`` so that the
+      MLE exists).
+    reference: ``[E, K]`` positive reference policy ``mu``.
+    tau: ``> 0`` KL strength.
+    reward: optional ``[E, K]`` reward to use instead of the fit.
+
+  Returns:
+    float64 numpy ``[E, K]``.
+  """
+  if not tau > 0:
+    raise ValueError(f"tau must be > 0, got {tau!r}.")
+  if reward is None:
+    reward = bradley_terry.fit(jnp.asarray(P))
+  logits = (np.log(np.asarray(reference, np.float64))
+            + np.asarray(reward, np.float64) / float(tau))
+  logits -= logits.max(-1, keepdims=True)
+  pi = np.exp(logits)
+  return pi / pi.sum(-1, keepdims=True)
+
+
+def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
+  r"""KL-regularized Nash equilibrium of the preference game (one batched solve).
+
+  ``max_pi min_pi' P(pi > pi') - tau KL(pi || mu) + tau KL(pi' || mu)``
+  (Munos et al. 2023, arXiv:2312.00886), i.e. ``nash_align.solvers.solve``
+  on the margin game ``P - 1/2`` with ``beta = tau`` toward ``reference``.
+  The equilibrium is unique and symmetric; it satisfies the fixed point
+  ``pi = softmax(log mu + (P - 1/2) pi / tau)`` and tends to a maximal lottery
+  as ``tau -> 0``. ``NashResult.gap`` is the regularized duality gap
+  (:func:`nash_align.solvers.regularized_duality_gap`).
+
+  Args:
+    P: ``[E, K, K]`` preference matrices.
+    reference: ``[E, K]`` positive reference ``mu``.
+    tau: ``> 0`` KL strength (a number).
+    tol: regularized-gap tolerance.
+    **solve_kwargs: passed to ``nash_align.solvers.solve``.
+
+  Returns:
+    ``NashResult`` (``row`` ``[E, K]`` is the policy; ``row`` and ``col``
+    float64, renormalised) with ``gap`` the float64 regularized duality gap
+    of ``(row, col)``.
+  """
+  if not tau > 0:
+    raise ValueError(f"tau must be > 0, got {tau!r}.")
+  P = np.asarray(P, np.float64)
+  if P.ndim != 3 or P.shape[1] != P.shape[2]:
+    raise ValueError(f"P must be [E, K, K], got shape {P.shape}.")
+  mu = np.broadcast_to(np.asarray(reference, np.float64), P.shape[:2])
+  A = P - 0.5
+  res = solvers.solve(A, beta=float(tau), reference=mu, tol=tol,
+                      **solve_kwargs)
+  # Certified in float64 on exactly normalised strategies (the solver returns
+  # float32-accurate ones, off the simplex by ~1e-8, where the gap formula is
+  # not a certificate), after float64 Newton steps on the fixed point (kept
+  # per game where they lower the gap).
+  row = np.asarray(res.row, np.float64)
+  col = np.asarray(res.col, np.float64)
+  row, col = (s / s.sum(-1, keepdims=True) for s in (row, col))
+  gap = solvers.regularized_duality_gap(A, row, col, float(tau), mu, mu)
+  x2, y2 = solver_host.newton_regularized(A, row, col, float(tau), mu, mu)
+  g2 = solvers.regularized_duality_gap(A, x2, y2, float(tau), mu, mu)
+  better = g2 < gap
+  row = np.where(better[:, None], x2, row)
+  col = np.where(better[:, None], y2, col)
+  gap = np.where(better, g2, gap)
+  return res._replace(row=row, col=col, gap=gap, converged=gap <= tol)
