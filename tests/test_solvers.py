@@ -288,3 +288,28 @@ def test_host_float64_simplex_repair_path(family):
   np.testing.assert_allclose(solvers.duality_gap(A, x, y), 0.0, atol=1e-12)
   np.testing.assert_allclose(np.einsum("bi,bij,bj->b", x, A, y),
                              solvers.solve_lp(A).value, atol=1e-12)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU LAPACK only")
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_one_lapack_solve_per_check(symmetric, beta):
+  """Two candidates (mirror_prox: last + average) share ONE batched solve.
+
+  Two independent LAPACK calls in one program can deadlock XLA's CPU thread
+  pool on a 2-core machine (jaxlib 0.10 ``ParallelBatchMap``).
+  """
+  import re  # pylint: disable=import-outside-toplevel
+  from nash_align.solvers import driver  # pylint: disable=import-outside-toplevel
+  step, first = driver._pool_fns("mirror_prox", symmetric, beta > 0, 16)  # pylint: disable=protected-access
+  P, n = 8, 5
+  A = np.zeros((P, n, n), np.float32)
+  lx = np.zeros((P, n), np.float32)
+  lr = (lx,) if symmetric else (lx, lx)
+  b, eta = np.float32(beta), np.float32(0.5)
+  slots = first(A, lr, b, eta)
+  hlo = step.lower(A, lr, b, eta, np.float32(TOL), slots, np.zeros(P, bool),
+                   np.zeros(P, bool), num_iters=32,
+                   max_iters=64).compile().as_text()
+  calls = re.findall(r'custom_call_target="([^"]*getrf[^"]*)"', hlo)
+  assert len(calls) == 1, calls

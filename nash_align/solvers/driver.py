@@ -87,14 +87,18 @@ def _support(z):
   return z > SUPPORT_THRESHOLD * jnp.max(z)
 
 
-def _exact_step(game, z, regularized):
+def _exact_steps(game, zs, regularized):
+  """Exact steps from the candidates ``zs``: one linear solve for all of
+  them (see :func:`nash_align.solvers.exact.solve_stacked`: separate solves
+  can deadlock XLA's CPU thread pool)."""
   if regularized:
-    return exact.newton_regularized(game, z)
-  if len(z) == 1:
-    x, _ = exact.equalizer_symmetric(game.A, _support(z[0]))
-    return (x,)
-  x, y, _ = exact.equalizer_general(game.A, _support(z[0]), _support(z[1]))
-  return (x, y)
+    return exact.newton_regularized_many(game, zs)
+  if len(zs[0]) == 1:
+    res = exact.equalizers_symmetric(game.A, [_support(z[0]) for z in zs])
+    return [(x,) for x, _ in res]
+  res = exact.equalizers_general(
+      game.A, [(_support(z[0]), _support(z[1])) for z in zs])
+  return [(x, y) for x, y, _ in res]
 
 
 def _kernel(method_name, symmetric, regularized, check_every):
@@ -113,10 +117,15 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
   def check(game, state):
     best_z, best_g = None, None
+    zs = []
     for z in method.candidates(state):
       if symmetric and len(z) == 2:
         z = (z[1],)
-      cands = (z, _exact_step(game, z, regularized)) if method.exact_step else (z,)
+      zs.append(z)
+    exact_zs = (_exact_steps(game, zs, regularized) if method.exact_step
+                else [None] * len(zs))
+    for z, ez in zip(zs, exact_zs):
+      cands = (z, ez) if method.exact_step else (z,)
       for cand in cands:
         g = exact.gap(game, cand)
         g = jnp.where(jnp.isfinite(g), g, jnp.inf)

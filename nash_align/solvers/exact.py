@@ -28,7 +28,7 @@ job exactly and are fixed-size (padded and masked), so they jit and vmap.
   ``D = diag(s) - s s^T``).
 """
 
-from typing import Tuple
+from typing import List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -70,17 +70,33 @@ def _normalize(p):
   return jnp.where(s > 0, p / jnp.where(s > 0, s, 1.0), 1.0 / p.shape[0])
 
 
-def equalizer_symmetric(A: jax.Array, support: jax.Array
-                        ) -> Tuple[jax.Array, jax.Array]:
-  """Equalizer ``x`` ``[n]`` of the skew game ``A`` ``[n, n]`` on ``support``.
+def solve_stacked(Ms, bs):
+  """``[solve(M, b) for M, b in zip(Ms, bs)]`` as ONE batched linear solve.
 
-  Returns ``(x, ok)``: ``x`` on the simplex (zero off the support) and
-  ``ok`` whether the solve was finite and non-negative (before clipping).
+  Not one solve per system: on CPU, jaxlib 0.10.x runs a batched LAPACK
+  call (``getrf``/``trsm``) by queueing chunks of the batch on XLA's
+  intra-op thread pool and blocking a pool thread until they are done.
+  Independent solves in one program may run at the same time, each blocking
+  a pool thread; with as many of them as pool threads (two candidates on a
+  2-core machine) nothing is left to run the chunks, and the process hangs
+  idle in ``BlockingCounter::Wait`` under ``ParallelBatchMap``. One call
+  site blocks at most one thread. Each system is still factorized on its
+  own: the values are those of separate solves (up to float rounding).
   """
+  if len(Ms) == 1:
+    return [jnp.linalg.solve(Ms[0], bs[0])]
+  X = jnp.linalg.solve(jnp.stack(Ms), jnp.stack(bs)[..., None])[..., 0]
+  return [X[i] for i in range(len(Ms))]
+
+
+def _symmetric_system(A, support):
   m = support.astype(A.dtype)
-  n = A.shape[0]
   M = m[:, None] * m[None, :] * (A + 1.0) + jnp.diag(1.0 - m)
-  x = jnp.linalg.solve(M, m)
+  return M, m
+
+
+def _symmetric_finish(A, x):
+  n = A.shape[0]
   s = jnp.sum(x)
   tiny = 16 * jnp.finfo(A.dtype).eps
   ok = jnp.all(jnp.isfinite(x)) & (s > 0.5) & jnp.all(x >= -tiny * jnp.abs(s))
@@ -88,13 +104,7 @@ def equalizer_symmetric(A: jax.Array, support: jax.Array
   return _normalize(x), ok
 
 
-def equalizer_general(A: jax.Array, rows: jax.Array, cols: jax.Array
-                      ) -> Tuple[jax.Array, jax.Array, jax.Array]:
-  """Equalizer ``(x [n], y [k])`` of ``A`` ``[n, k]`` on supports ``rows``, ``cols``.
-
-  Returns ``(x, y, ok)`` as :func:`equalizer_symmetric`.
-  """
-  n, k = A.shape
+def _general_system(A, rows, cols):
   s = rows.astype(A.dtype)
   t = cols.astype(A.dtype)
   Ap = A - jnp.min(A) + 1.0
@@ -103,7 +113,11 @@ def equalizer_general(A: jax.Array, rows: jax.Array, cols: jax.Array
   bottom = jnp.concatenate(
       [t[:, None] * Ap.T * s[None, :], jnp.diag(1.0 - t)], axis=1)
   M = jnp.concatenate([top, bottom], axis=0)
-  sol = jnp.linalg.solve(M, jnp.concatenate([s, t]))
+  return M, jnp.concatenate([s, t])
+
+
+def _general_finish(A, sol):
+  n = A.shape[0]
   u, w = sol[:n], sol[n:]
   su, sw = jnp.sum(u), jnp.sum(w)
   tiny = 16 * jnp.finfo(A.dtype).eps
@@ -114,44 +128,95 @@ def equalizer_general(A: jax.Array, rows: jax.Array, cols: jax.Array
   return _normalize(u), _normalize(w), ok
 
 
+def equalizer_symmetric(A: jax.Array, support: jax.Array
+                        ) -> Tuple[jax.Array, jax.Array]:
+  """Equalizer ``x`` ``[n]`` of the skew game ``A`` ``[n, n]`` on ``support``.
+
+  Returns ``(x, ok)``: ``x`` on the simplex (zero off the support) and
+  ``ok`` whether the solve was finite and non-negative (before clipping).
+  """
+  return equalizers_symmetric(A, [support])[0]
+
+
+def equalizers_symmetric(A: jax.Array, supports: Sequence[jax.Array]
+                         ) -> List[Tuple[jax.Array, jax.Array]]:
+  """:func:`equalizer_symmetric` for several supports, one linear solve."""
+  systems = [_symmetric_system(A, sup) for sup in supports]
+  sols = solve_stacked([M for M, _ in systems], [b for _, b in systems])
+  return [_symmetric_finish(A, x) for x in sols]
+
+
+def equalizer_general(A: jax.Array, rows: jax.Array, cols: jax.Array
+                      ) -> Tuple[jax.Array, jax.Array, jax.Array]:
+  """Equalizer ``(x [n], y [k])`` of ``A`` ``[n, k]`` on supports ``rows``, ``cols``.
+
+  Returns ``(x, y, ok)`` as :func:`equalizer_symmetric`.
+  """
+  return equalizers_general(A, [(rows, cols)])[0]
+
+
+def equalizers_general(A: jax.Array,
+                       supports: Sequence[Tuple[jax.Array, jax.Array]]
+                       ) -> List[Tuple[jax.Array, jax.Array, jax.Array]]:
+  """:func:`equalizer_general` for several ``(rows, cols)``, one solve."""
+  systems = [_general_system(A, r, c) for r, c in supports]
+  sols = solve_stacked([M for M, _ in systems], [b for _, b in systems])
+  return [_general_finish(A, sol) for sol in sols]
+
+
 def newton_regularized(game: Game, z: Profile, num_steps: int = 2) -> Profile:
   """``num_steps`` Newton steps on the regularized fixed point from ``z``.
 
   Solves ``G(z) = z - softmax(log rho + F(z) / beta) = 0`` (per player).
   Steps that leave the simplex are clipped to ``tiny`` and renormalised.
   """
+  return newton_regularized_many(game, [z], num_steps)[0]
+
+
+def newton_regularized_many(game: Game, zs: Sequence[Profile],
+                            num_steps: int = 2) -> List[Profile]:
+  """:func:`newton_regularized` from several starts, one solve per step."""
   b = jnp.where(game.beta > 0, game.beta, 1.0)
   A = game.A
-  symmetric = len(z) == 1
   n, k = A.shape
   tiny = jnp.finfo(A.dtype).tiny
 
-  def step(z, _):
+  def system(z):
     F = operator(game, z)
     s = tuple(jax.nn.softmax(lr + f / b) for lr, f in zip(game.log_ref, F))
     G = jnp.concatenate([zi - si for zi, si in zip(z, s)])
     D = [jnp.diag(si) - si[:, None] * si[None, :] for si in s]
-    if symmetric:
+    if len(z) == 1:
       J = jnp.eye(n, dtype=A.dtype) - D[0] @ A / b
     else:
       J = jnp.concatenate([
           jnp.concatenate([jnp.eye(n, dtype=A.dtype), -D[0] @ A / b], 1),
           jnp.concatenate([D[1] @ A.T / b, jnp.eye(k, dtype=A.dtype)], 1)], 0)
-    d = jnp.linalg.solve(J, -G)
+    return J, -G
+
+  def update(z, d):
     new = jnp.concatenate(z) + d
     new = jnp.where(jnp.isfinite(new), new, jnp.concatenate(z))
-    sizes = (n,) if symmetric else (n, k)
+    sizes = (n,) if len(z) == 1 else (n, k)
     parts = jnp.split(new, [n])[: len(sizes)]
-    z = tuple(_normalize(jnp.maximum(p, tiny)) for p in parts)
-    return z, None
+    return tuple(_normalize(jnp.maximum(p, tiny)) for p in parts)
 
-  z, _ = jax.lax.scan(step, z, None, length=num_steps)
-  return z
+  def step(zs, _):
+    systems = [system(z) for z in zs]
+    ds = solve_stacked([J for J, _ in systems], [g for _, g in systems])
+    return tuple(update(z, d) for z, d in zip(zs, ds)), None
+
+  zs, _ = jax.lax.scan(step, tuple(zs), None, length=num_steps)
+  return list(zs)
 
 
 __all__ = (
     "equalizer_general",
     "equalizer_symmetric",
+    "equalizers_general",
+    "equalizers_symmetric",
     "gap",
     "newton_regularized",
+    "newton_regularized_many",
+    "solve_stacked",
 )
