@@ -8,32 +8,12 @@ markdown section (figures referenced relative to ``workdir``) and a thin absl
 import csv
 import io
 import json
-import os
-import tempfile
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-  """Writes ``data`` to ``path`` atomically (temp file + ``os.replace``)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
-def atomic_write_text(path: str, text: str) -> None:
-  atomic_write_bytes(path, text.encode("utf-8"))
+from nash_align._io import atomic_write_bytes
+from nash_align._io import atomic_write_text
 
 
 def _jsonable(x: Any) -> Any:

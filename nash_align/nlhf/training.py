@@ -20,7 +20,6 @@ import functools
 import io
 import json
 import os
-import tempfile
 from typing import Any, NamedTuple
 
 from flax import nnx
@@ -29,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nash_align import _io
 from nash_align.nlhf import algorithms as algos
 from nash_align.nlhf import checkpoint as ckpt_lib
 from nash_align.nlhf import metrics as metrics_lib
@@ -255,22 +255,6 @@ def evaluate(model: policy_lib.PolicyHead, task, eval_oracle=None,
   return {k: float(v) for k, v in out.items()}
 
 
-def _atomic_write(path: str, text: str) -> None:
-  d = os.path.dirname(os.path.abspath(path))
-  os.makedirs(d, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:  # leave no half-written temporary behind
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
 def _write_csv(path: str, rows: list[dict]) -> None:
   buf = io.StringIO()
   fields = []
@@ -279,7 +263,7 @@ def _write_csv(path: str, rows: list[dict]) -> None:
   writer = csv.DictWriter(buf, fieldnames=fields)
   writer.writeheader()
   writer.writerows(rows)
-  _atomic_write(path, buf.getvalue())
+  _io.atomic_write_text(path, buf.getvalue())
 
 
 def train(config=None, workdir: str | None = None,
@@ -420,6 +404,6 @@ def train(config=None, workdir: str | None = None,
     if workdir is not None:
       final = dict(history[-1], steps=step, algorithm=cfg["algorithm"],
                    oracle=cfg["oracle"])
-      _atomic_write(os.path.join(workdir, "metrics.json"),
+      _io.atomic_write_text(os.path.join(workdir, "metrics.json"),
                     json.dumps(final, indent=2, sort_keys=True))
   return result
