@@ -520,8 +520,7 @@ def satisfies_majority_dominance(P: Any, atol: float = 0.0) -> Array:
   Returns:
     bool ``[...]``.
   """
-  _validation.check_preference_matrix(P, "P")
-  return _majority_dominance(jnp.asarray(P), atol)
+  return _majority_dominance(_validation.as_preference_matrix(P), atol)
 
 
 @jax.jit
@@ -552,8 +551,7 @@ def is_strongly_stochastically_transitive(P: Any, atol: float = 0.0) -> Array:
   Returns:
     bool ``[...]``.
   """
-  _validation.check_preference_matrix(P, "P")
-  return _sst(jnp.asarray(P), atol)
+  return _sst(_validation.as_preference_matrix(P), atol)
 
 
 @jax.jit
