@@ -127,7 +127,7 @@ def _kernel(method_name, symmetric, regularized, check_every):
     for z, ez in zip(zs, exact_zs):
       cands = (z, ez) if method.exact_step else (z,)
       for cand in cands:
-        g = exact.gap(game, cand)
+        g = exact.gap(game, cand, regularized)
         g = jnp.where(jnp.isfinite(g), g, jnp.inf)
         if best_g is None:
           best_z, best_g = cand, g
@@ -140,6 +140,8 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
   def run(game, slot, num_iters, max_iters, stop_gap):
     it_end = jnp.minimum(slot.iters + num_iters, max_iters)
+    if method.finished is not None and not method.exact_step:
+      return run_to_finish(game, slot, it_end, stop_gap)
 
     def cond(s):
       return (~s.done) & (s.iters < it_end)
@@ -157,6 +159,27 @@ def _kernel(method_name, symmetric, regularized, check_every):
       return _Slot(state, z, g, done, s.iters + every)
 
     return jax.lax.while_loop(cond, body, slot)
+
+  def run_to_finish(game, slot, it_end, stop_gap):
+    # An exact method (the simplex) is not worth certifying before it says
+    # it is finished: iterate until then or the round's end, check once.
+    def cond(s):
+      state, iters = s
+      return (~slot.done) & (~method.finished(state)) & (iters < it_end)
+
+    def body(s):
+      state, iters = s
+      state = jax.lax.fori_loop(
+          0, every, lambda _, st: method.update(st, game), state)
+      return state, iters + every
+
+    state, iters = jax.lax.while_loop(cond, body, (slot.state, slot.iters))
+    z, g = check(game, state)
+    better = g < slot.gap
+    z = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, slot.z)
+    g = jnp.minimum(g, slot.gap)
+    done = slot.done | (g <= stop_gap) | method.finished(state)
+    return _Slot(state, z, g, done, iters)
 
   return init, run
 
@@ -576,6 +599,17 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
           batch))
 
 
+def _skew_error(A64, games_per_piece=64):
+  """``[G]`` ``max |A + A^T|`` per game, in cache-sized pieces (the
+  transposed add over a whole host block is several times slower)."""
+  out = np.empty(A64.shape[0])
+  for s in range(0, A64.shape[0], games_per_piece):
+    a = A64[s:s + games_per_piece]
+    out[s:s + games_per_piece] = np.max(np.abs(a + np.swapaxes(a, 1, 2)),
+                                        axis=(1, 2))
+  return out
+
+
 def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
                  chunk_size, round_iters, select_least_norm, *, tol,
                  max_iters, beta, step_size, check_every, methods):
@@ -590,8 +624,7 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
 
   scale64 = np.max(np.abs(A64), axis=(1, 2))
   if n == k and same_ref and symmetric is not False:
-    skew_err = np.max(np.abs(A64 + np.swapaxes(A64, 1, 2)), axis=(1, 2))
-    sym_mask = (skew_err <= tol / 4) | bool(symmetric)
+    sym_mask = (_skew_error(A64) <= tol / 4) | bool(symmetric)
   else:
     sym_mask = np.zeros((B,), bool)
 
@@ -646,7 +679,7 @@ def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
         else:
           x2, y2, ok = host.equalizer(
               A64[b_idx], x[bad] > 1e-7 * x[bad].max(1, keepdims=True),
-              y[bad] > 1e-7 * y[bad].max(1, keepdims=True))
+              y[bad] > 1e-7 * y[bad].max(1, keepdims=True), symmetric=sym)
         if sym:  # x = y exactly on the symmetric path
           y2 = x2
         x2, y2, g2 = certify(x2, y2, b_idx)

@@ -36,8 +36,11 @@ import jax.numpy as jnp
 from nash_align.solvers.methods import Game, Profile, operator
 
 
-def gap(game: Game, z: Profile) -> jax.Array:
+def gap(game: Game, z: Profile, regularized: bool = True) -> jax.Array:
   """Duality gap of ``z`` in the (regularized) game, working dtype.
+
+  ``regularized=False`` (static) skips the KL terms: the plain gap, without
+  the logs and exponentials a ``jnp.where`` on ``beta`` would still compute.
 
   ``beta = 0``: ``max_i (A y)_i - min_j (x^T A)_j``. ``beta > 0``: the gap
   of ``f(x, y) = x^T A y - beta KL(x||rho_x) + beta KL(y||rho_y)``,
@@ -54,6 +57,8 @@ def gap(game: Game, z: Profile) -> jax.Array:
   else:
     log_ref = game.log_ref
   plain = jnp.max(F[0]) + jnp.max(F[1])
+  if not regularized:
+    return plain
   b = jnp.where(game.beta > 0, game.beta, 1.0)
   def kl(p, lr):
     return jnp.sum(jnp.where(p > 0, p * (jnp.log(jnp.where(p > 0, p, 1.0))

@@ -17,13 +17,16 @@ def _normalize(p):
   return np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[-1])
 
 
-def equalizer(A, rows, cols):
+def equalizer(A, rows, cols, symmetric=False):
   """Float64 equalizer on supports ``rows [G, n]``, ``cols [G, k]`` (bool).
 
   With ``A' = A - min A + 1`` and ``|S| = |T| = s``, solves
   ``A'_{ST} w = 1`` and ``u^T A'_{ST} = 1`` (``x = u / 1^T u``, ``y = w /
   1^T w``), batched over the games of each support size (``s x s`` solves on
   the gathered submatrices, not the padded ``(n + k)`` system).
+
+  With ``symmetric=True`` (antisymmetric games, ``rows == cols``) only the
+  row system is solved and ``y = x``: half the work.
 
   Returns:
     ``(x [G, n], y [G, k], ok [G])``; ``ok`` is False where the supports
@@ -46,17 +49,21 @@ def equalizer(A, rows, cols):
     sub = Ap[g[:, None, None], ri[:, :, None], ci[:, None, :]]  # [h, s, s]
     with np.errstate(all="ignore"):
       one = np.ones((len(g), size, 1))
+      solve_w = ((lambda m, b: np.linalg.solve(np.swapaxes(m, 1, 2), b))
+                 if symmetric else np.linalg.solve)
       try:
-        w = np.linalg.solve(sub, one)[..., 0]
-        u = np.linalg.solve(np.swapaxes(sub, 1, 2), one)[..., 0]
+        w = solve_w(sub, one)[..., 0]
+        u = (w if symmetric else
+             np.linalg.solve(np.swapaxes(sub, 1, 2), one)[..., 0])
         good = np.all(np.isfinite(w), 1) & np.all(np.isfinite(u), 1)
       except np.linalg.LinAlgError:  # a singular one: filter, then solve
         cond = np.linalg.cond(sub)
         good = np.isfinite(cond) & (cond < 1e12)
         if not good.any():
           continue
-        w = np.linalg.solve(sub[good], one[good])[..., 0]
-        u = np.linalg.solve(np.swapaxes(sub[good], 1, 2), one[good])[..., 0]
+        w = solve_w(sub[good], one[good])[..., 0]
+        u = (w if symmetric else np.linalg.solve(
+            np.swapaxes(sub[good], 1, 2), one[good])[..., 0])
       if len(w) == len(g):
         w, u = w[good], u[good]
     su, sw = u.sum(1, keepdims=True), w.sum(1, keepdims=True)
