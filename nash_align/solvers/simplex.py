@@ -160,21 +160,19 @@ def simplex() -> Method:
     dt = state.tableau.dtype
     # Primal: basic w's take the true right-hand side; duals: nonbasic
     # slacks' reduced costs (basic slacks have dual 0).
-    # Written as one-hot sums, not scatters: vmapped scatters are slow on
-    # XLA's CPU backend, and the labels are a permutation (one hit each).
-    zero = jnp.zeros((), dt)
-    w = jnp.sum(jnp.where(state.row_label[:, None] == jnp.arange(k)[None, :],
-                          state.tableau[:, -1:], zero), axis=0)
-    u = jnp.sum(jnp.where(
-        state.col_label[:, None] == jnp.arange(k, k + n)[None, :],
-        state.objective[:k, None], zero), axis=0)
+    w = jnp.zeros((k,), dt).at[jnp.where(state.row_label < k, state.row_label,
+                                         k)].set(state.tableau[:, -1],
+                                                 mode="drop")
+    u = jnp.zeros((n,), dt).at[jnp.where(state.col_label >= k,
+                                         state.col_label - k, n)].set(
+                                             state.objective[:k], mode="drop")
     return ((_normalize(u), _normalize(w)),)
 
   def finished(state):
     return state.optimal
 
   return Method(init, update, candidates, 1.0, False, "dense simplex",
-                exact_step=False, check_every=8, finished=finished)
+                exact_step=False, check_every=16, finished=finished)
 
 
 __all__ = ("SimplexState", "simplex")
