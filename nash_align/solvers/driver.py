@@ -504,8 +504,15 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
 
 
 def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
-              max_iters, check_every, chunk_size, round_iters, dt):
-  """Streams games ``A`` ``[G, n, k]`` (numpy) through the pool.
+              max_iters, check_every, chunk_size, round_iters, dt,
+              pools_in_flight=None):
+  """Streams games ``A`` ``[G, n, k]`` (numpy) through pools of slots.
+
+  ``pools_in_flight`` pools take turns: while one pool's round runs (JAX
+  dispatches asynchronously), the host harvests and refills the others, so
+  host bookkeeping overlaps device work and independent pools can run on
+  separate cores. ``None``: 2 when the batch fills two pools, else 1.
+  Per-game results do not depend on this (nor on the pool size).
 
   Returns ``(x [G, n], y [G, k], gap [G] working-dtype estimate, iters [G],
   done [G])`` as numpy arrays.
@@ -514,53 +521,77 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   # Pool size: a power of two up to chunk_size, so varying batch sizes reuse
   # a few compiled shapes.
   P = min(chunk_size, 1 << (G - 1).bit_length())
+  if pools_in_flight is None:
+    pools_in_flight = 2 if G >= 2 * P else 1
   step_fn, first_fn = _pool_fns(method, sym, regularized, check_every)
   np_dt = np.dtype(dt)
-  pool_A = np.zeros((P, n, k), np_dt)
-  pool_lx = np.zeros((P, n), np_dt)
-  pool_ly = np.zeros((P, k), np_dt)
-  slot_game = np.full((P,), -1, np.int64)
   out_x = np.zeros((G, n), np_dt)
   out_y = np.zeros((G, k), np_dt)
   out_gap = np.full((G,), np.inf)
   out_it = np.zeros((G,), np.int32)
   out_done = np.zeros((G,), bool)
-  slots = None
   nxt = 0
-  while True:
-    free = np.flatnonzero(slot_game < 0)
+
+  class _Pool:  # one pool's host-side buffers and its round in flight
+    def __init__(self):
+      self.A = np.zeros((P, n, k), np_dt)
+      self.lx = np.zeros((P, n), np_dt)
+      self.ly = np.zeros((P, k), np_dt)
+      self.game = np.full((P,), -1, np.int64)
+      self.slots = None
+      self.result = None  # (slots, scale, empty) of the round in flight
+
+  def launch(pool):
+    nonlocal nxt
+    free = np.flatnonzero(pool.game < 0)
     take = min(len(free), G - nxt)
     fresh = np.zeros((P,), bool)
     if take:
       idx = free[:take]
       games = np.arange(nxt, nxt + take)
       nxt += take
-      slot_game[idx] = games
-      pool_A[idx] = A[games]
-      pool_lx[idx] = lrx[games]
-      pool_ly[idx] = lry[games]
+      pool.game[idx] = games
+      pool.A[idx] = A[games]
+      pool.lx[idx] = lrx[games]
+      pool.ly[idx] = lry[games]
       fresh[idx] = True
-    empty = slot_game < 0
+    empty = pool.game < 0
     if empty.all():
-      break
-    lr = (pool_lx,) if sym else (pool_lx, pool_ly)
-    args = (pool_A, lr, np.asarray(beta, np_dt), np.asarray(step, np_dt))
-    if slots is None:
-      slots = first_fn(*args)
-    slots, scale = step_fn(*args, np.asarray(tol, np_dt), slots, fresh, empty,
-                           num_iters=round_iters, max_iters=max_iters)
+      return False
+    lr = (pool.lx,) if sym else (pool.lx, pool.ly)
+    # Copies: the host refills its buffers while this round runs.
+    args = (pool.A.copy(), tuple(a.copy() for a in lr),
+            np.asarray(beta, np_dt), np.asarray(step, np_dt))
+    if pool.slots is None:
+      pool.slots = first_fn(*args)
+    slots, scale = step_fn(*args, np.asarray(tol, np_dt), pool.slots, fresh,
+                           empty, num_iters=round_iters, max_iters=max_iters)
+    pool.slots, pool.result = slots, (slots, scale, empty)
+    return True
+
+  def harvest(pool):
+    slots, scale, empty = pool.result
+    pool.result = None
     done = np.asarray(slots.done)
     iters = np.asarray(slots.iters)
     fin = np.flatnonzero((~empty) & (done | (iters >= max_iters)))
     if len(fin):
-      g = slot_game[fin]
+      g = pool.game[fin]
       zx = np.asarray(slots.z[0])
       out_x[g] = zx[fin]
       out_y[g] = zx[fin] if sym else np.asarray(slots.z[1])[fin]
       out_gap[g] = np.asarray(slots.gap)[fin] * np.asarray(scale)[fin]
       out_it[g] = iters[fin]
       out_done[g] = done[fin]
-      slot_game[fin] = -1
+      pool.game[fin] = -1
+
+  pools = [_Pool() for _ in range(pools_in_flight)]
+  active = [p for p in pools if launch(p)]
+  while active:
+    pool = active.pop(0)
+    harvest(pool)
+    if launch(pool):
+      active.append(pool)
   return out_x, out_y, out_gap, out_it, out_done
 
 
