@@ -228,9 +228,18 @@ def test_impartial_culture_permutation_index_uniform():
   assert stats.chisquare(np.bincount(np.argsort(r)[:, 7])).pvalue > 1e-4
 
 
-@pytest.mark.parametrize("n", [2, 7, 9])
+def test_counting_sort_is_sort():
+  # Distinct keys (as impartial_culture packs them), rows of 9 and 32.
+  for n in (9, 32):
+    bits = jax.random.bits(_keys(47), (4, 50, n), jnp.uint32)
+    keys = (bits & ~jnp.uint32(63)) | jnp.arange(n, dtype=jnp.uint32)[None, None]
+    np.testing.assert_array_equal(jax.jit(pr._counting_sort)(keys),
+                                  jnp.sort(keys, axis=-1))
+
+
+@pytest.mark.parametrize("n", [2, 7, 9, 33])
 def test_impartial_culture_valid_rankings(n):
-  # Both sides of the n <= 8 switch, and n = 2 (no rejection).
+  # Each side of the n <= 8 and n <= 32 switches, and n = 2 (no rejection).
   r = pr.impartial_culture(_keys(45), 33, n, shape=(2, 3))
   assert r.shape == (2, 3, 33, n) and r.dtype == jnp.int32
   _assert_is_permutation_rows(r)
