@@ -245,12 +245,14 @@ def test_impartial_culture_valid_rankings(n):
   _assert_is_permutation_rows(r)
 
 
-@pytest.mark.parametrize("m,block_size", [(300, None), (300, 7), (1, None),
-                                          (600, 300)])
-def test_impartial_culture_counts_index_path_counts_its_voters(m, block_size):
+@pytest.mark.parametrize("n,m,block_size", [(5, 300, None), (5, 300, 7),
+                                            (5, 1, None), (5, 600, 300),
+                                            (8, 300, None)])
+def test_impartial_culture_counts_index_path_counts_its_voters(n, m,
+                                                               block_size):
   # The packed-lane sums equal the counts of the very rankings the indices
   # name: rebuild each block's voters and count them the plain way.
-  n, shape = 5, (2, 3)
+  shape = (2, 3)
   batch = 6
   c = pr.impartial_culture_counts(_keys(46), m, n, shape=shape,
                                   block_size=block_size)
