@@ -290,7 +290,7 @@ def _uniform_below(key, shape: Tuple[int, ...], modulus: int):
   Args:
     key: PRNG key (consumed).
     shape: static output shape.
-    modulus: static int in ``[1, 2^32]``.
+    modulus: static int in ``[1, 2^32)``.
 
   Returns:
     uint32 ``shape``.
@@ -349,6 +349,7 @@ def _permutation_tables(n: int):
   iu, ju = _pairs(n)
   words = _pack_lanes(pos[:, iu] < pos[:, ju])
   words = np.concatenate([words, np.zeros_like(words[:1])])
+  rankings.flags.writeable = words.flags.writeable = False  # cached
   return rankings, words
 
 
@@ -364,6 +365,7 @@ def _ranking_code_table(n: int):
   codes = rankings[:, :-1] @ (n ** np.arange(n - 2, -1, -1))
   table = np.zeros((n ** (n - 1) + 1, words.shape[-1]), np.uint32)
   table[codes] = words[:-1]
+  table.flags.writeable = False  # cached
   return table
 
 
