@@ -42,6 +42,7 @@ documented in :mod:`nash_align._validation`.
 """
 
 import functools
+import itertools
 import operator
 from typing import Any, Optional, Sequence, Tuple
 
@@ -74,7 +75,7 @@ Array = jax.Array
 
 # Pairwise comparisons per voter block in the streamed kernels (see
 # _voter_blocks): memory stays at tens of MiB whatever the number of voters.
-_BLOCK_ELEMENTS = 1 << 22
+_BLOCK_ELEMENTS = 1 << 23
 
 
 # ----------------------------------------------------------------------------
@@ -238,8 +239,9 @@ def _voter_blocks(batch: int, num_voters: int, n: int,
   the minor axis. On XLA's CPU backend blocks of 32 voters vectorise well and
   1, 2 or 4 voters are cheap, while sizes in between (6-27) ran up to 5x
   slower (2-core timings); so 32 voters when the block stays under
-  ``_BLOCK_ELEMENTS`` comparisons, else the largest of 4, 2, 1 that fits
-  ``16 * _BLOCK_ELEMENTS`` (large batches), else 1. The tail block is padded.
+  ``_BLOCK_ELEMENTS`` (``2^23``) comparisons (e.g. 128 profiles by 50
+  alternatives), else the largest of 4, 2, 1 that fits
+  ``8 * _BLOCK_ELEMENTS`` (large batches), else 1. The tail block is padded.
   """
   if block_size is None:
     per_voter = max(1, batch) * max(1, n * (n - 1) // 2)
@@ -248,12 +250,148 @@ def _voter_blocks(batch: int, num_voters: int, n: int,
       block_size = 32
     else:
       for b in (4, 2):
-        if b * per_voter <= 16 * _BLOCK_ELEMENTS:
+        if b * per_voter <= 8 * _BLOCK_ELEMENTS:
           block_size = b
           break
   block_size = max(1, min(block_size, num_voters))
   num_blocks = -(-num_voters // block_size)
   return block_size, num_blocks
+
+
+# ----------------------------------------------------------------------------
+# Small n: rankings by permutation index, pairwise bits packed in words.
+# ----------------------------------------------------------------------------
+
+# Largest n drawn by permutation index (n! = 40,320 table rows): one uint32
+# per voter instead of n, and no sort.
+_MAX_INDEXED_ALTERNATIVES = 8
+# Largest n whose pairwise_counts looks rankings up by code (n^(n-1) rows).
+_MAX_CODED_ALTERNATIVES = 6
+# Largest n whose impartial_culture sorts its packed keys by counting ranks.
+_MAX_COUNTING_SORT_ALTERNATIVES = 32
+# Pairwise bits are summed over voters in 8-bit lanes of uint32 words (SWAR):
+# 4 pairs a word, so at most 255 voters before the lanes are unpacked.
+_LANES = 4
+_LANE_BITS = 8
+_MAX_LANE_VOTERS = (1 << _LANE_BITS) - 1
+
+
+def _uniform_below(key, shape: Tuple[int, ...], modulus: int):
+  """uint32 ``shape``, i.i.d. exactly uniform on ``{0, ..., modulus - 1}``.
+
+  One 32-bit word ``u`` a draw; ``u mod modulus`` is kept when ``u < L``,
+  ``L = floor(2^32 / modulus) * modulus``, so every residue has ``L / modulus``
+  preimages. Rejected entries (probability ``(2^32 mod modulus) / 2^32``,
+  ``< 6e-8`` for ``modulus = n!``, ``n <= 8``) are redrawn from fresh words in
+  a ``lax.while_loop``: round ``r`` draws all of ``shape`` from
+  ``fold_in(key, r)`` and replaces only the rejected entries, until none is
+  left. Each entry is thus its first accepted word, so the law is exact.
+
+  Args:
+    key: PRNG key (consumed).
+    shape: static output shape.
+    modulus: static int in ``[1, 2^32)``.
+
+  Returns:
+    uint32 ``shape``.
+  """
+  def draw(r):
+    return jax.random.bits(jax.random.fold_in(key, r), shape, jnp.uint32)
+
+  u = draw(0)
+  limit = (1 << 32) // modulus * modulus
+  if limit < 1 << 32:
+    limit = jnp.uint32(limit)
+
+    def redraw(state):
+      r, u = state
+      return r + 1, jnp.where(u >= limit, draw(r), u)
+
+    _, u = lax.while_loop(lambda state: jnp.any(state[1] >= limit), redraw,
+                          (jnp.uint32(1), u))
+  return u % jnp.uint32(modulus)
+
+
+def _pack_lanes(bits):
+  """NumPy 0/1 ``[K, P]`` -> uint32 ``[K, ceil(P / 4)]``, pair ``p`` in lane
+  ``p % 4`` (bits ``8 (p % 4)`` up) of word ``p // 4``."""
+  k, num_pairs = bits.shape
+  num_words = -(-num_pairs // _LANES)
+  lanes = np.zeros((k, num_words * _LANES), np.uint32)
+  lanes[:, :num_pairs] = bits
+  shift = (_LANE_BITS * np.arange(_LANES)).astype(np.uint32)
+  return np.bitwise_or.reduce(lanes.reshape(k, num_words, _LANES) << shift,
+                              axis=-1)
+
+
+def _unpack_lanes(words, num_pairs: int):
+  """uint32 ``[..., W]`` lane sums (each ``<= 255``) -> int32 ``[..., P]``."""
+  shift = _lift(jnp.arange(_LANES, dtype=jnp.uint32) * _LANE_BITS,
+                words.ndim + 1)
+  lanes = (words[..., None] >> shift) & jnp.uint32(_MAX_LANE_VOTERS)
+  lanes = lanes.reshape(words.shape[:-1] + (-1,))[..., :num_pairs]
+  return lanes.astype(jnp.int32)
+
+
+@functools.lru_cache(maxsize=None)
+def _permutation_tables(n: int):
+  """Static tables over the ``n!`` rankings in lexicographic order.
+
+  Returns:
+    ``(rankings, words)``: int32 ``[n!, n]`` rankings (best-first, as
+    ``itertools.permutations`` lists them) and uint32 ``[n! + 1, W]``
+    their packed pairwise bits ``[pos(i) < pos(j)]`` over the pairs
+    ``i < j`` of :func:`_pairs` (:func:`_pack_lanes`); row ``n!`` is zero
+    (the padding voter).
+  """
+  rankings = np.array(list(itertools.permutations(range(n))), np.int32)
+  pos = np.argsort(rankings, axis=-1)
+  iu, ju = _pairs(n)
+  words = _pack_lanes(pos[:, iu] < pos[:, ju])
+  words = np.concatenate([words, np.zeros_like(words[:1])])
+  rankings.flags.writeable = words.flags.writeable = False  # cached
+  return rankings, words
+
+
+@functools.lru_cache(maxsize=None)
+def _ranking_code_table(n: int):
+  """uint32 ``[n^(n-1) + 1, W]``: packed pairwise bits by ranking code.
+
+  A ranking ``r`` has code ``sum_{k < n-1} r[k] n^(n-2-k)`` (its first
+  ``n - 1`` entries in base ``n``; the last entry is then determined). Rows
+  of codes that are no permutation's, and the last row, are zero.
+  """
+  rankings, words = _permutation_tables(n)
+  codes = rankings[:, :-1] @ (n ** np.arange(n - 2, -1, -1))
+  table = np.zeros((n ** (n - 1) + 1, words.shape[-1]), np.uint32)
+  table[codes] = words[:-1]
+  table.flags.writeable = False  # cached
+  return table
+
+
+def _sum_lanes(table, index, num_pairs: int):
+  """Pairwise counts of voters given by table rows.
+
+  Args:
+    table: uint32 ``[K, W]`` packed pairwise bits (:func:`_pack_lanes`); row
+      ``K - 1`` is zero.
+    index: int ``[B, m]`` rows of ``table``, one a voter.
+    num_pairs: ``P``.
+
+  Returns:
+    int32 ``[B, P]``: for each pair, the number of voters whose bit is set.
+    Voters are summed in groups of at most 255 in the lanes, each group
+    unpacked, and the groups summed in int32.
+  """
+  batch, m = index.shape
+  group = min(m, _MAX_LANE_VOTERS)
+  num_groups = -(-m // group)
+  index = jnp.pad(index, ((0, 0), (0, num_groups * group - m)),
+                  constant_values=table.shape[0] - 1)
+  words = jnp.take(jnp.asarray(table), index.reshape(batch, num_groups, group),
+                   axis=0, mode="clip")  # [B, groups, group, W]
+  lanes = _unpack_lanes(jnp.sum(words, axis=-2, dtype=jnp.uint32), num_pairs)
+  return jnp.sum(lanes, axis=-2, dtype=jnp.int32)
 
 
 # ----------------------------------------------------------------------------
@@ -296,6 +434,22 @@ def _pairwise_counts_kernel(rankings, block_size: int, num_blocks: int):
   return _assemble_counts(upper, jnp.int32(m), n).reshape(batch_shape + (n, n))
 
 
+@jax.jit
+def _pairwise_counts_coded_kernel(rankings):
+  """``[..., m, n]`` rankings, ``n <= 6`` -> ``[..., n, n]`` int32 counts.
+
+  Each ranking's code (:func:`_ranking_code_table`) picks its packed pairwise
+  bits; :func:`_sum_lanes` adds them over voters.
+  """
+  batch_shape, (m, n) = rankings.shape[:-2], rankings.shape[-2:]
+  batch = int(np.prod(batch_shape, dtype=np.int64))
+  r = rankings.astype(jnp.int32).reshape(batch, m, n)
+  radix = jnp.asarray(n ** np.arange(n - 2, -1, -1), jnp.int32)
+  code = jnp.sum(r[..., :-1] * _lift(radix, 3), axis=-1)  # [B, m]
+  upper = _sum_lanes(_ranking_code_table(n), code, n * (n - 1) // 2)
+  return _assemble_counts(upper, jnp.int32(m), n).reshape(batch_shape + (n, n))
+
+
 def pairwise_counts(rankings: Array, validate: bool = True,
                     block_size: Optional[int] = None) -> Array:
   """Pairwise majority counts of a profile.
@@ -308,12 +462,21 @@ def pairwise_counts(rankings: Array, validate: bool = True,
   tensor is never built: memory is ``O(B n^2)`` plus one block, so
   100,000 voters by 50 alternatives needs a few tens of MiB.
 
+  For ``n <= 6`` a table lookup replaces the comparisons: a ranking's first
+  ``n - 1`` entries, read as a base-``n`` number, index a static table of its
+  ``n (n - 1) / 2`` pairwise bits packed in 8-bit lanes of uint32 words (4
+  pairs a word, at most ``6^5 = 7776`` rows); the words are summed over groups
+  of at most 255 voters (no lane overflows), unpacked and added up in int32.
+  Memory is then ``O(B m)``, less than the rankings themselves. The counts are
+  the same either way (for rows that are permutations).
+
   Args:
     rankings: int ``[..., m, n]``; ``rankings[..., v, :]`` lists the
       alternatives best-first (a permutation of ``0..n-1``).
     validate: check (on concrete input) that every row is a permutation.
-    block_size: voters per block; ``None`` picks one so that a block holds
-      at most ``2^22`` comparisons (32 voters when they fit).
+    block_size: voters per block of the comparison path (``n > 6``); ``None``
+      picks one so that a block holds at most ``2^23`` comparisons (32 voters
+      when they fit). The counts do not depend on it.
 
   Returns:
     int32 ``[..., n, n]`` counts with ``c + c^T = m`` off the diagonal and 0 on
@@ -342,6 +505,8 @@ def pairwise_counts(rankings: Array, validate: bool = True,
     return jnp.zeros(shape[:-2] + (n, n), jnp.int32)
   if block_size is not None:
     block_size = _check_int(block_size, "block_size", 1)
+  if n <= _MAX_CODED_ALTERNATIVES:
+    return _pairwise_counts_coded_kernel(jnp.asarray(rankings))
   bs, nb = _voter_blocks(batch, m, n, block_size)
   return _pairwise_counts_kernel(jnp.asarray(rankings), bs, nb)
 
@@ -428,10 +593,32 @@ def _swap_tied_neighbours(index, hi, coin_word):
   return jnp.where(swap_here, nxt, jnp.where(swap_prev, prv, index))
 
 
+def _counting_sort(keys):
+  """Sorts rows of distinct keys ``[..., n]`` ascending, without a sort.
+
+  Key ``i`` goes to slot ``rank_i = #{j : keys_j < keys_i}``, placed by a
+  one-hot sum over ``i``; both steps are ``n^2`` elementwise operations a row
+  that XLA fuses into reductions (no ``[..., n, n]`` buffer). For distinct
+  keys this is exactly ``lax.sort``; on a CPU it is 1.4-2.3x faster for
+  ``9 <= n <= 32`` (and slower beyond).
+  """
+  n = keys.shape[-1]
+  rank = jnp.sum(keys[..., None, :] < keys[..., :, None], axis=-1,
+                 dtype=jnp.int32)  # [..., n(i)]
+  slot = _lift(jnp.arange(n, dtype=jnp.int32), keys.ndim + 1)
+  return jnp.sum(jnp.where(rank[..., :, None] == slot, keys[..., :, None],
+                           jnp.zeros((), keys.dtype)), axis=-2, dtype=keys.dtype)
+
+
 @functools.partial(jax.jit, static_argnames=("shape",))
 def _impartial_culture_kernel(key, shape):
   """int32 ``shape = [*batch, m, n]`` uniformly random rankings."""
   n = shape[-1]
+  if n <= _MAX_INDEXED_ALTERNATIVES:
+    rankings, _ = _permutation_tables(n)
+    index = _uniform_below(key, shape[:-1], len(rankings))
+    return jnp.take(jnp.asarray(rankings), index.astype(jnp.int32), axis=0,
+                    mode="clip")
   key_sort, key_coin = jax.random.split(key)
   bits = jax.random.bits(key_sort, shape, jnp.uint32)
   coins = jax.random.bits(key_coin, shape[:-1], jnp.uint32)
@@ -440,7 +627,11 @@ def _impartial_culture_kernel(key, shape):
     # One sort of packed keys: 32-k random high bits | k bits of index.
     mask = jnp.uint32((1 << k) - 1)
     iota = lax.broadcasted_iota(jnp.uint32, shape, len(shape) - 1)
-    packed = lax.sort((bits & ~mask) | iota, dimension=len(shape) - 1)
+    packed = (bits & ~mask) | iota
+    if n <= _MAX_COUNTING_SORT_ALTERNATIVES:
+      packed = _counting_sort(packed)
+    else:
+      packed = lax.sort(packed, dimension=len(shape) - 1)
     index = (packed & mask).astype(jnp.int32)
     hi = packed >> k
   else:
@@ -454,10 +645,19 @@ def impartial_culture(key: Array, num_voters: int, num_alternatives: int,
                       shape: Sequence[int] = ()) -> Array:
   """Impartial culture: each voter's ranking uniform over all ``n!`` rankings.
 
-  Drawn with one sort of packed 32-bit integer keys (random high bits, the
+  For ``n <= 8`` each voter draws one permutation index, exactly uniform on
+  ``{0, ..., n! - 1}`` (one 32-bit word ``u``, kept as ``u mod n!`` when
+  ``u < floor(2^32 / n!) n!``; the rare rejected voters, probability
+  ``< 6e-8``, redraw fresh words in a ``lax.while_loop`` until accepted), and
+  its ranking is that row of a static table of the ``n!`` rankings in
+  lexicographic order: the law is exactly uniform.
+
+  For ``n > 8``: one sort of packed 32-bit integer keys (random high bits, the
   alternative's index in the low ``ceil(log2 n)`` bits), which on a CPU is
   several times faster than ``argsort`` of floats or
-  ``jax.random.permutation``. Adjacent ties of the random part are broken by a
+  ``jax.random.permutation``; for ``n <= 32`` the (distinct) keys are sorted
+  by counting each one's rank, the same result as a sort, faster on a CPU.
+  Adjacent ties of the random part are broken by a
   fair coin, so the law is uniform up to 3-way ties (probability
   ``< n^3 2^{-2(32 - ceil(log2 n))}`` per ranking; for ``n > 256`` a 2-operand
   sort of full 32-bit keys is used).
@@ -485,14 +685,21 @@ def _ic_counts_kernel(key, batch_shape, m, n, block_size, num_blocks):
   iu, ju = _pairs(n)
 
   def body(b, upper):
+    block_key = jax.random.fold_in(key, b)
+    valid = b * block_size + jnp.arange(block_size) < m  # [block]
+    if n <= _MAX_INDEXED_ALTERNATIVES:
+      # One exact permutation index a voter; padding voters take the zero
+      # row n! of the packed pairwise bits.
+      _, words = _permutation_tables(n)
+      num_perms = words.shape[0] - 1
+      index = _uniform_below(block_key, (batch, block_size), num_perms)
+      index = jnp.where(_lift(valid, 2), index.astype(jnp.int32), num_perms)
+      return upper + _sum_lanes(words, index, iu.size)
     # Utilities of this block's voters; voter v ranks i above j iff
-    # u_v(i) < u_v(j) (ties, probability 2^-32, by index), exactly the order
-    # in which impartial_culture's packed sort lists them.
-    u = jax.random.bits(jax.random.fold_in(key, b), (batch, n, block_size),
-                        jnp.uint32)
-    ui, uj = u[:, iu, :], u[:, ju, :]  # [B, P, block]
-    above = (ui < uj) | ((ui == uj) & _lift((iu < ju)[:, None], 3))
-    valid = b * block_size + jnp.arange(block_size) < m
+    # u_v(i) < u_v(j), ties (probability 2^-32) by index: u_v(i) <= u_v(j)
+    # for i < j.
+    u = jax.random.bits(block_key, (batch, n, block_size), jnp.uint32)
+    above = u[:, iu, :] <= u[:, ju, :]  # [B, P, block]
     return upper + jnp.sum(above & _lift(valid, 3), axis=-1, dtype=jnp.int32)
 
   upper = lax.fori_loop(0, num_blocks, body,
@@ -506,11 +713,20 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
                              block_size: Optional[int] = None) -> Array:
   """Pairwise counts of an impartial-culture profile, drawn without sorting.
 
-  Under impartial culture a voter's ranking is the order of ``n`` i.i.d.
-  continuous utilities, so ``c[i, j] = #{v : u_v(i) < u_v(j)}`` has the law of
+  Voters are streamed in blocks by ``lax.fori_loop`` (block ``b``'s random
+  words from ``fold_in(key, b)``); memory is ``O(shape * n^2)`` plus one
+  block. The counts have exactly the law of
   ``pairwise_counts(impartial_culture(...))`` (not the same draw for a key).
-  Voters are streamed in blocks by ``lax.fori_loop`` (each block's utilities
-  from ``fold_in(key, block)``); memory is ``O(shape * n^2)`` plus one block.
+
+  * ``n <= 8``: each voter draws an exactly uniform permutation index in
+    ``{0, ..., n! - 1}`` (one 32-bit word, rejection as in
+    :func:`impartial_culture`), which picks a row of a static table of the
+    ``n (n - 1) / 2`` pairwise bits of the ``n!`` rankings, packed in 8-bit
+    lanes of uint32 words (4 pairs a word). A block's words are summed over
+    its at most 255 voters (no lane overflows), then unpacked into int32.
+  * ``n > 8``: a voter's ranking is the order of ``n`` i.i.d. uniform 32-bit
+    utilities, ``c[i, j] = #{v : u_v(i) < u_v(j)}``, ties (probability
+    ``2^-32`` a pair) broken by index, so the law is uniform up to those ties.
 
   Args:
     key: PRNG key (consumed).
@@ -518,7 +734,10 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
     num_alternatives: ``n >= 2`` (static).
     shape: leading batch shape (static).
     block_size: voters per block (static); ``None`` picks one as
-      :func:`pairwise_counts` does. The draw for a key depends on it.
+      :func:`pairwise_counts` does for ``n > 8``, and for ``n <= 8``
+      ``min(m, 255, max(1, 2^23 // (B n)))`` for a batch of ``B`` profiles
+      (a given ``block_size`` is capped at 255 there). The draw for a key
+      depends on it.
 
   Returns:
     int32 ``[*shape, n, n]`` with ``c + c^T = m`` off the diagonal.
@@ -531,7 +750,12 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
   batch = int(np.prod(shape, dtype=np.int64))
   if batch == 0:
     return jnp.zeros(shape + (n, n), jnp.int32)
-  bs, nb = _voter_blocks(batch, m, n, block_size)
+  if n <= _MAX_INDEXED_ALTERNATIVES:
+    bs = block_size or max(1, _BLOCK_ELEMENTS // (batch * n))
+    bs = min(bs, m, _MAX_LANE_VOTERS)
+    nb = -(-m // bs)
+  else:
+    bs, nb = _voter_blocks(batch, m, n, block_size)
   return _ic_counts_kernel(key, shape, m, n, bs, nb)
 
 

@@ -98,11 +98,9 @@ def test_tie_breaking_swaps_tied_neighbours_only():
 def _exact_pair_covariance(n):
   """Per-voter covariance of the indicators [i above j], i < j, under IC."""
   pairs = list(itertools.combinations(range(n), 2))
-  rows = []
-  for perm in itertools.permutations(range(n)):
-    pos = np.argsort(perm)
-    rows.append([pos[i] < pos[j] for i, j in pairs])
-  x = np.array(rows, float)
+  pos = np.argsort(np.array(list(itertools.permutations(range(n)))), axis=-1)
+  i, j = np.array(pairs).T
+  x = (pos[:, i] < pos[:, j]).astype(float)
   return x.mean(0), np.cov(x.T, bias=True), pairs
 
 
@@ -113,9 +111,9 @@ def _ic_rankings():
   return pr.impartial_culture(_keys(4), _IC_M, _IC_N, shape=(_IC_NUM,))
 
 
-def _ic_counts(key):
+def _ic_counts(key, n=_IC_N):
   # block_size=4 streams the 11 voters in 3 blocks (the last one padded).
-  return pr.impartial_culture_counts(key, _IC_M, _IC_N, shape=(_IC_NUM,),
+  return pr.impartial_culture_counts(key, _IC_M, n, shape=(_IC_NUM,),
                                      block_size=4)
 
 
@@ -130,13 +128,15 @@ def test_impartial_culture_uniform_rankings():
   assert _perm_pvalue(r, uniform) > 1e-4
 
 
-@pytest.mark.parametrize("sampler", ["rankings", "counts"])
-def test_impartial_culture_counts_law(sampler):
-  m, n, num = _IC_M, _IC_N, _IC_NUM
+# n = 4: permutation index and packed lanes; n = 9: comparisons of uniforms.
+@pytest.mark.parametrize("sampler,n", [("rankings", _IC_N), ("counts", _IC_N),
+                                       ("counts", 9)])
+def test_impartial_culture_counts_law(sampler, n):
+  m, num = _IC_M, _IC_NUM
   if sampler == "rankings":
     c = pr.pairwise_counts(_ic_rankings())
   else:
-    c = _ic_counts(_keys(5))
+    c = _ic_counts(_keys(5), n)
   c = np.asarray(c)
   assert c.shape == (num, n, n) and c.dtype == np.int32
   off = ~np.eye(n, dtype=bool)
@@ -158,6 +158,127 @@ def test_impartial_culture_counts_law(sampler):
 def test_impartial_culture_counts_default_blocks():
   c = np.asarray(pr.impartial_culture_counts(_keys(6), 7, 3))
   np.testing.assert_array_equal(c + c.T, 7 * (1 - np.eye(3, dtype=int)))
+
+
+@pytest.mark.parametrize("modulus", [3 * 2**30, 2**31 + 1])
+def test_uniform_below_rejection_loop(modulus):
+  # Moduli with rejection probability 1/4 and ~1/2 run the redraw loop for
+  # several rounds; the result must stay below the modulus and uniform.
+  shape = (3, 2000)
+  u = np.asarray(jax.jit(pr._uniform_below, static_argnums=(1, 2))(
+      _keys(40), shape, modulus)).astype(np.int64)
+  assert u.shape == shape and u.min() >= 0 and u.max() < modulus
+  first = np.asarray(jax.random.bits(jax.random.fold_in(_keys(40), 0), shape,
+                                     jnp.uint32)).astype(np.int64)
+  rejected = first >= 2**32 // modulus * modulus
+  assert rejected.mean() > 0.2  # the loop ran
+  np.testing.assert_array_equal(u[~rejected], first[~rejected] % modulus)
+  # Uniform over [0, modulus): thirds (or halves) and the low bit.
+  parts = 3 if modulus % 3 == 0 else 2
+  hist = np.bincount(u.ravel() * parts // modulus, minlength=parts)
+  assert stats.chisquare(hist).pvalue > 1e-4
+  assert stats.chisquare(np.bincount(u.ravel() % 2)).pvalue > 1e-4
+  # The redrawn entries alone are uniform too.
+  hist = np.bincount(u[rejected] * parts // modulus, minlength=parts)
+  assert stats.chisquare(hist).pvalue > 1e-4
+
+
+def test_uniform_below_vmap_and_power_of_two():
+  keys = jax.random.split(_keys(41), 3)
+  draw = functools.partial(pr._uniform_below, shape=(500,),
+                           modulus=2**31 + 1)
+  batched = jax.vmap(draw)(keys)
+  for b in range(3):
+    np.testing.assert_array_equal(batched[b], draw(keys[b]))
+  # A power of two needs no rejection: the low bits of one draw.
+  u = pr._uniform_below(_keys(42), (100,), 2)
+  bits = jax.random.bits(jax.random.fold_in(_keys(42), 0), (100,), jnp.uint32)
+  np.testing.assert_array_equal(u, bits % 2)
+
+
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_permutation_tables(n):
+  rankings, words = pr._permutation_tables(n)
+  assert rankings.shape == (math.factorial(n), n)
+  np.testing.assert_array_equal(rankings,
+                                list(itertools.permutations(range(n))))
+  # Unpacked lanes of each row are that ranking's own pairwise bits.
+  lanes = np.asarray(pr._unpack_lanes(jnp.asarray(words), n * (n - 1) // 2))
+  brute = np.stack([_brute_counts(r[None])[np.triu_indices(n, 1)]
+                    for r in rankings[:50]])
+  np.testing.assert_array_equal(lanes[:-1][:50], brute)
+  np.testing.assert_array_equal(lanes[-1], 0)  # the padding row
+
+
+def test_impartial_culture_permutation_index_uniform():
+  # n = 5 by permutation index: chi-square over all 120 rankings.
+  r = np.asarray(pr.impartial_culture(_keys(43), 200, 5, shape=(60,)))
+  r = r.reshape(-1, 5)
+  _assert_is_permutation_rows(r)
+  uniform = {p: 1 / 120 for p in itertools.permutations(range(5))}
+  assert _perm_pvalue(r, uniform) > 1e-4
+  # n = 8 (the largest table, 40,320 rows): the top two of 56 ordered pairs
+  # and the position of the last alternative are uniform.
+  r = np.asarray(pr.impartial_culture(_keys(44), 1000, 8, shape=(30,)))
+  r = r.reshape(-1, 8)
+  _assert_is_permutation_rows(r)
+  top_two = np.bincount(r[:, 0] * 8 + r[:, 1], minlength=64)
+  assert np.all(top_two[::9] == 0)  # no alternative twice
+  assert stats.chisquare(top_two[top_two > 0]).pvalue > 1e-4
+  assert stats.chisquare(np.bincount(np.argsort(r)[:, 7])).pvalue > 1e-4
+
+
+def test_counting_sort_is_sort():
+  # Distinct keys (as impartial_culture packs them), rows of 9 and 32.
+  for n in (9, 32):
+    bits = jax.random.bits(_keys(47), (4, 50, n), jnp.uint32)
+    keys = (bits & ~jnp.uint32(63)) | jnp.arange(n, dtype=jnp.uint32)[None, None]
+    np.testing.assert_array_equal(jax.jit(pr._counting_sort)(keys),
+                                  jnp.sort(keys, axis=-1))
+
+
+@pytest.mark.parametrize("n", [2, 7, 9, 33])
+def test_impartial_culture_valid_rankings(n):
+  # Each side of the n <= 8 and n <= 32 switches, and n = 2 (no rejection).
+  r = pr.impartial_culture(_keys(45), 33, n, shape=(2, 3))
+  assert r.shape == (2, 3, 33, n) and r.dtype == jnp.int32
+  _assert_is_permutation_rows(r)
+
+
+@pytest.mark.parametrize("n,m,block_size", [(5, 300, None), (5, 300, 7),
+                                            (5, 1, None), (5, 600, 300),
+                                            (8, 300, None)])
+def test_impartial_culture_counts_index_path_counts_its_voters(n, m,
+                                                               block_size):
+  # The packed-lane sums equal the counts of the very rankings the indices
+  # name: rebuild each block's voters and count them the plain way.
+  shape = (2, 3)
+  batch = 6
+  c = pr.impartial_culture_counts(_keys(46), m, n, shape=shape,
+                                  block_size=block_size)
+  bs = min(block_size or 255, 255, m)
+  rankings, _ = pr._permutation_tables(n)
+  index = jax.vmap(lambda b: pr._uniform_below(
+      jax.random.fold_in(_keys(46), b), (batch, bs), math.factorial(n)))(
+          jnp.arange(-(-m // bs)))  # [blocks, B, bs]
+  index = np.moveaxis(np.asarray(index), 0, 1).reshape(batch, -1)[:, :m]
+  r = rankings[index].reshape(shape + (m, n))
+  np.testing.assert_array_equal(c, _brute_counts(r) if m < 50 else
+                                pr._pairwise_counts_kernel(r, 32, -(-m // 32)))
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 6])
+@pytest.mark.parametrize("m", [1, 7, 256, 600])
+def test_pairwise_counts_code_path_matches_comparisons(n, m):
+  # Random rankings (not impartial culture's own draws); m > 255 sums the
+  # lanes in several groups, the last one padded.
+  rng = np.random.default_rng(n * 1000 + m)
+  r = rng.permuted(np.broadcast_to(np.arange(n), (3, m, n)), axis=-1)
+  c = pr.pairwise_counts(r)
+  ref = pr._pairwise_counts_kernel(jnp.asarray(r), 4, -(-m // 4))
+  np.testing.assert_array_equal(c, ref)
+  if m < 10:
+    np.testing.assert_array_equal(c, _brute_counts(r))
 
 
 # ----------------------------------------------------------------------------
