@@ -6,8 +6,10 @@ from experiments import common
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
-  """Property table of payoff transforms Psi: a check of arXiv:2505.20627's
-  Thms 3.1, 3.2, 4.2 and Cor. 5.4 (the paper itself has no numerical table).
+  """Property table of payoff transforms Psi (checks arXiv:2505.20627).
+
+  A numerical check of the paper's Thms 3.1, 3.2, 4.2 and Cor. 5.4; the paper
+  itself has no numerical table.
 
   Args:
     preset: "quick" (about 1 min on 2 CPU cores, mostly compilation) or
