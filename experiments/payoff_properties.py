@@ -244,6 +244,18 @@ def run(config, workdir: str) -> str:
     if res["preference_matching_btl"]["holds"]:
       disagreements.append(f"{res['payoff']}: preference_matching_btl")
 
+  # Positive control for preference matching (2505.20627 Remark 5.3): an
+  # n-dependent payoff whose unique Nash solution is a random pi.
+  control = []
+  for n, k in zip(config.sizes, jax.random.split(
+      jax.random.fold_in(key, 53), len(config.sizes))):
+    pi = np.asarray(jax.random.dirichlet(k, jnp.ones(n)), np.float64)
+    _, spread, low, high = payoffs.nash_solution_spread(
+        payoffs.preference_matching_payoff(pi))
+    err = float(max(np.abs(low - pi).max(), np.abs(high - pi).max()))
+    control.append(f"n = {n}: spread of the Nash solutions {spread:.1e}, "
+                   f"max |x - pi| {err:.1e}")
+
   examples = []
   for res in results:
     for prop in PROPERTIES:
@@ -276,7 +288,10 @@ def run(config, workdir: str) -> str:
       ". Predicted \"no\" but no counterexample found (sampler miss): "
       + (", ".join(not_refuted) if not_refuted else "none") +
       ". Preference matching under BTL fails for every Psi here (BTL has a "
-      "Condorcet winner; Cor. 5.4 for smooth Psi).\n\n"
+      "Condorcet winner; Cor. 5.4 for smooth Psi). Positive control "
+      "(Remark 5.3; `payoffs.preference_matching_payoff`, "
+      "alpha_ij = pi_j / pi_i - n delta_ij, whose n-dependent diagonal "
+      "Asm. 5.2 forbids): " + "; ".join(control) + ".\n\n"
       "Counterexamples found (all in `payoff_properties.json`):\n\n"
       + "\n".join(examples) +
       "\n\n![Payoff transforms](payoff_curves.png)\n\n"

@@ -82,7 +82,9 @@ __all__ = (
     "log_odds",
     "majority",
     "margin",
+    "nash_solution_spread",
     "power_payoff",
+    "preference_matching_payoff",
     "table1_prediction",
     "tanh_payoff",
 )
@@ -1175,3 +1177,75 @@ def table1_prediction(psi: PayoffTransform, *, num_points: int = 1024,
                  first_t_sum_below=first_bad(bad_geq),
                  first_t_sum_not_equal=first_bad(bad_eq))
   return Table1Prediction(thm31, mixed, smith, conditions, sources, details)
+
+
+# ---------------------------------------------------------------------------
+# Preference matching beyond BTL: a positive control (2505.20627 Remark 5.3).
+
+
+def preference_matching_payoff(pi) -> np.ndarray:
+  """A payoff whose unique Nash solution is a given ``pi > 0``.
+
+  ``alpha[i, j] = pi_j / pi_i - n delta_ij``. Against the fully supported
+  column ``u ~ 1 / pi`` every row earns 0, and ``pi^T alpha = 0``, so the
+  value is 0 and ``pi`` is a maximin strategy; since every column of ``u``'s
+  support must be a best response to any maximin ``x``,
+  ``x_j = (pi_j / n) sum_i x_i / pi_i``, i.e. ``x = pi``: the Nash solution
+  is unique. Our construction in the spirit of 2505.20627's Remark 5.3 /
+  eq. (5.3) (whose formula we could not read; its Appendix F.2 certificate,
+  value 0 and ``u ~ 1 / pi``, matches this one): the diagonal ``1 - n``
+  depends on ``n``, which Assumption 5.2 forbids, so Theorem 5.1 does not
+  apply. It is a positive control for ``nash_solution_spread``, not a
+  practical payoff (it needs ``pi`` and ``n``).
+
+  Args:
+    pi: ``[n]`` strictly positive weights (normalised here), ``n >= 2``.
+
+  Returns:
+    ``[n, n]`` float64 payoff matrix.
+
+  Raises:
+    ValueError: ``pi`` not a finite positive vector of length ``>= 2``.
+  """
+  pi = np.asarray(pi, np.float64)
+  if pi.ndim != 1 or pi.shape[0] < 2:
+    raise ValueError(f"pi must be a vector of length >= 2, got shape "
+                     f"{pi.shape}.")
+  if not (np.all(np.isfinite(pi)) and np.all(pi > 0)):
+    raise ValueError("pi must be finite and strictly positive.")
+  pi = pi / pi.sum()
+  n = pi.shape[0]
+  return pi[None, :] / pi[:, None] - n * np.eye(n)
+
+
+def nash_solution_spread(A, *, tol: float = 1e-9):
+  """How far apart the max player's Nash (maximin) strategies of ``A`` are.
+
+  Computes the value ``v*`` (``solvers.solve_lp``) and, by ``2 n`` LPs, the
+  range of each ``x_i`` over ``{x : min_j (x^T A)_j >= v* - tol (1 +
+  max|A|)}``.
+
+  Args:
+    A: ``[n, k]`` payoff matrix (one game).
+    tol: relative slack on the value.
+
+  Returns:
+    ``(value, spread, low [n], high [n])``; ``spread = max_i (high_i -
+    low_i)`` is ~0 iff the Nash solution is unique.
+
+  Raises:
+    ValueError: ``A`` not a finite ``[n, k]`` matrix.
+  """
+  A = np.asarray(A, np.float64)
+  if A.ndim != 2 or A.size < 2:
+    raise ValueError(f"A must be one [n, k] game, got shape {A.shape}.")
+  _validation.check_finite(A, "A")
+  value = float(solvers.solve_lp(A).value)
+  v = value - tol * (1 + np.max(np.abs(A)))
+  n = A.shape[0]
+  low, high = np.zeros(n), np.zeros(n)
+  for i in range(n):
+    e = np.eye(n)[i]
+    high[i] = _max_on_optimal_set(A, v, e)[0]
+    low[i] = -_max_on_optimal_set(A, v, -e)[0]
+  return value, float(np.max(high - low)), low, high

@@ -486,3 +486,28 @@ def test_general_psi_no_preference_matching():
   A = np.square(check.counterexample)
   target = check.details["target"]
   assert np.min(target @ A) < _lp_value(A) - 1e-6  # target is not maximin
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_preference_matching_positive_control(n):
+  # Remark 5.3: an n-dependent payoff has pi as its unique Nash solution.
+  pi = np.random.default_rng(n).dirichlet(np.ones(n))
+  A = pf.preference_matching_payoff(pi * 7.0)  # unnormalised input
+  np.testing.assert_allclose(np.diag(A), 1 - n)  # depends on n: Asm. 5.2 fails
+  np.testing.assert_allclose(_lp_value(A), 0.0, atol=1e-9)  # scipy
+  np.testing.assert_allclose(pi @ A, 0.0, atol=1e-9)  # pi guarantees v*
+  value, spread, low, high = pf.nash_solution_spread(A)
+  assert abs(value) < 1e-9 and spread < 1e-6
+  np.testing.assert_allclose(low, pi, atol=1e-6)
+  np.testing.assert_allclose(high, pi, atol=1e-6)
+  res = solvers.solve(A, symmetric=False)
+  np.testing.assert_allclose(res.row, pi, atol=1e-5)
+  # Negative control: the BTL margin game of the same pi is not matching.
+  r = np.log(pi)
+  P = 1 / (1 + np.exp(-(r[:, None] - r[None, :])))
+  _, spread, low, high = pf.nash_solution_spread(P - 0.5)
+  assert np.abs(high - pi).max() > 1e-3
+  with pytest.raises(ValueError, match="pi"):
+    pf.preference_matching_payoff([0.5, 0.0, 0.5])
+  with pytest.raises(ValueError, match="A"):
+    pf.nash_solution_spread(np.zeros((2, 2, 2)))
