@@ -25,13 +25,15 @@ from absl import flags
 
 from experiments import common
 
-# Order of the report: the three papers' figures.
+# Order of the report: experiments motivated by the three papers (only
+# arXiv:2503.10990 has figures; 2505.20627 is purely theoretical, and for
+# 2506.12350 only the abstract was checked).
 EXPERIMENTS = (
     "condorcet_cycles",  # arXiv:2503.10990, Sec. 2
     "mixed_strategies",  # arXiv:2503.10990, Sec. 3
-    "payoff_properties",  # arXiv:2505.20627
-    "rlhf_majority",  # arXiv:2506.12350
-    "nlhf",  # arXiv:2505.20627 / 2503.10990 algorithms
+    "payoff_properties",  # checks arXiv:2505.20627 Thms 3.1, 3.2, 4.2
+    "rlhf_majority",  # our formalisation of arXiv:2506.12350's abstract
+    "nlhf",  # NLHF (Munos et al. 2024, arXiv:2312.00886), 2503.10990
     "real_preferences",  # real datasets
 )
 PRESETS = ("quick", "paper")

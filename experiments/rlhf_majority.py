@@ -5,7 +5,12 @@ argue that the reward model fitted by RLHF, although it can violate pairwise
 majority and Condorcet consistency, satisfies both under mild conditions on
 the preference profile, and that a slight change of the reward objective
 restores them for every profile. This experiment measures both claims on
-sampled profiles:
+sampled profiles. Only the paper's abstract could be checked: the condition
+("majority dominance") and the modified objective are our own formalisation
+consistent with the abstract (provenance note in
+``nash_align/bradley_terry.py``), not the paper's stated assumptions or
+formula; the abstract's third claim (preference matching, preference
+equivalence and group preference matching for RLHF) is not covered.
 
 1. Draw a profile: ``m`` labelers each rank ``n`` responses (``MODELS``).
    Its pairwise counts ``c`` are balanced (every pair judged ``m`` times).
@@ -394,7 +399,11 @@ def run(config, workdir: str) -> str:
       and (not s["n_linear_all"] or s["majority_linear_all"] == 1.0)
       for s in pool.values())
   return (
-      "## RLHF reward vs pairwise majority (arXiv:2506.12350)\n\n"
+      "## RLHF reward vs pairwise majority (motivated by arXiv:2506.12350)"
+      "\n\nThe condition and the modified objective are our formalisation "
+      "of the abstract (the paper's body was not checked); its third claim "
+      "(preference matching / equivalence / group matching) is not "
+      "covered.\n\n"
       f"Preset `{config.preset}`: {config.num_samples} sampled profiles per "
       f"cell (models x m in {tuple(config.num_voters)} x n in "
       f"{tuple(config.num_alternatives)}), every labeler ranks all n "

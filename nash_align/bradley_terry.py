@@ -20,7 +20,9 @@ This module provides
   :func:`satisfies_majority_dominance`,
   :func:`is_strongly_stochastically_transitive`.
 * A modified reward objective that restores pairwise-majority and Condorcet
-  consistency for *every* profile (the paper's second claim):
+  consistency for every profile in which all pairs are judged (our version of
+  the paper's second claim; a secondary summary describes the paper's fix as
+  a Copeland-type majority vote, unverified):
   :func:`majority_counts`, :func:`majority_objective`, :func:`fit_majority`.
 
 Math (all sums over ``i != j``; ``N_ij = c_ij + c_ji``; ``sigma`` logistic):

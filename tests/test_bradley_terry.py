@@ -212,7 +212,8 @@ def test_win_probabilities():
 
 
 # ----------------------------------------------------------------------------
-# The paper's claims on constructed and random profiles.
+# Facts 1-3 of bradley_terry (our formalisation of the abstract's claims)
+# on constructed and random profiles.
 
 
 def _two_group_profile():

@@ -6,7 +6,7 @@ from experiments import common
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
-  """Bradley-Terry reward vs pairwise majority (arXiv:2506.12350).
+  """Bradley-Terry reward vs pairwise majority (after arXiv:2506.12350).
 
   Args:
     preset: "quick" (about 30 s on 2 CPU cores) or "paper".
