@@ -72,6 +72,7 @@ def default_chunk_size(n: int, k: int) -> int:
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
 AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
+_EXIT_NUM, _EXIT_DEN = 3, 4
 SUPPORT_THRESHOLD = 1e-3  # support guess: z_i > threshold * max(z)
 
 
@@ -181,13 +182,62 @@ def _kernel(method_name, symmetric, regularized, check_every):
     done = slot.done | (g <= stop_gap) | method.finished(state)
     return _Slot(state, z, g, done, iters)
 
-  return init, run
+  if method.finished is None or method.stop is None or method.exact_step:
+    return init, run, None
+
+  update_all = jax.vmap(method.update)
+  finished_all = jax.vmap(method.finished)
+  stop_all = jax.vmap(method.stop)
+
+  def run_pool(game, slots, num_iters, max_iters, stop_gap):
+    """Pool-level round for an exact method (``game``/``slots`` batched).
+
+    Each game pivots until it is finished or at ``max_iters`` (frozen by
+    ``stop``, pivot by pivot: its trajectory does not depend on the pool).
+    The round ends after ``num_iters`` or as soon as half of the games
+    that were live at its start are finished, so easy games are not kept
+    waiting for hard ones; then one certificate check per game.
+    """
+    del stop_gap  # an exact method is certified at its finish
+    frozen = slots.done
+
+    def freeze(state):
+      return stop_all(state, frozen | (state.count >= max_iters))
+
+    def pivot(_, state):
+      return freeze(update_all(state, game))
+
+    state = freeze(slots.state)
+    live0 = jnp.sum(~finished_all(state))
+
+    def cond(c):
+      state, it = c
+      return (it < num_iters) & (_EXIT_DEN * jnp.sum(~finished_all(state)) > _EXIT_NUM * live0)
+
+    def body(c):
+      state, it = c
+      return jax.lax.fori_loop(0, every, pivot, state), it + every
+
+    state, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
+    z, g = jax.vmap(check)(game, state)
+    better = g < slots.gap
+    z = jax.tree.map(
+        lambda a, b: jnp.where(better.reshape(better.shape + (1,) *
+                                              (a.ndim - 1)), a, b), z, slots.z)
+    g = jnp.minimum(g, slots.gap)
+    done = slots.done | finished_all(state)
+    return _Slot(state, z, g, done, state.count)
+
+  return init, run, run_pool
 
 
 @functools.lru_cache(maxsize=None)
 def _pool_fns(method_name, symmetric, regularized, check_every):
   """Jitted, vmapped pool step (refill + one round) for a configuration."""
-  init, run = _kernel(method_name, symmetric, regularized, check_every)
+  init, run, run_pool = _kernel(method_name, symmetric, regularized,
+                                check_every)
+  if run_pool is None:
+    run_pool = jax.vmap(run, in_axes=(0, 0, None, None, 0))
 
   @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
   def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, num_iters,
@@ -201,8 +251,7 @@ def _pool_fns(method_name, symmetric, regularized, check_every):
       return jnp.where(m, a, b)
     slots = jax.tree.map(pick, new, slots)
     slots = slots._replace(done=slots.done | empty)
-    slots = jax.vmap(run, in_axes=(0, 0, None, None, 0))(
-        game, slots, num_iters, max_iters, stop_gap)
+    slots = run_pool(game, slots, num_iters, max_iters, stop_gap)
     return slots, scale
 
   @jax.jit
@@ -456,7 +505,7 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
   step = _method_step(method, step_size)
 
   def run(sym):
-    init, run_one = _kernel(method, sym, regularized, check_every)
+    init, run_one, _ = _kernel(method, sym, regularized, check_every)
     game, scale = _make_game(flat, (lrx,) if sym else (lrx, lry),
                              jnp.asarray(beta, dt), step)
     slots = jax.vmap(init)(game)
@@ -503,10 +552,12 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
 # Eager mode.
 
 
-def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
+def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
               max_iters, check_every, chunk_size, round_iters, dt,
               pools_in_flight=None):
-  """Streams games ``A`` ``[G, n, k]`` (numpy) through pools of slots.
+  """Streams games ``A[index]`` (numpy ``A`` ``[B, n, k]``, log-references
+  ``lrx [B, n]``, ``lry [B, k]``) through pools of slots; a game's rows are
+  copied into a pool (in the working dtype) only when it enters one.
 
   ``pools_in_flight`` pools take turns: while one pool's round runs (JAX
   dispatches asynchronously), the host harvests and refills the others, so
@@ -515,9 +566,10 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   Per-game results do not depend on this (nor on the pool size).
 
   Returns ``(x [G, n], y [G, k], gap [G] working-dtype estimate, iters [G],
-  done [G])`` as numpy arrays.
+  done [G])`` as numpy arrays, ``G = len(index)``, in ``index`` order.
   """
-  G, n, k = A.shape
+  G = len(index)
+  n, k = A.shape[-2:]
   # Pool size: a power of two up to chunk_size, so varying batch sizes reuse
   # a few compiled shapes.
   P = min(chunk_size, 1 << (G - 1).bit_length())
@@ -551,9 +603,9 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
       games = np.arange(nxt, nxt + take)
       nxt += take
       pool.game[idx] = games
-      pool.A[idx] = A[games]
-      pool.lx[idx] = lrx[games]
-      pool.ly[idx] = lry[games]
+      pool.A[idx] = A[index[games]]
+      pool.lx[idx] = lrx[index[games]]
+      pool.ly[idx] = lry[index[games]]
       fresh[idx] = True
     empty = pool.game < 0
     if empty.all():
@@ -595,39 +647,9 @@ def _run_pool(A, lrx, lry, sym, regularized, method, step, beta, tol,
   return out_x, out_y, out_gap, out_it, out_done
 
 
-# Host-side block: games certified together in float64 (about 32 MB of
-# float64 payoffs), so host memory stays bounded for any batch size.
-_HOST_BLOCK_ELEMENTS = 1 << 22
-
-
-def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
-                 chunk_size, round_iters, select_least_norm, **opts):
-  A_in = np.asarray(A)
-  out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
-            and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
-  n, k = A_in.shape[-2:]
-  batch = A_in.shape[:-2]
-  flat = A_in.reshape((-1, n, k))
-  B = flat.shape[0]
-  rx = np.broadcast_to(np.asarray(ref_row, np.float64), batch + (n,))
-  ry = np.broadcast_to(np.asarray(ref_col, np.float64), batch + (k,))
-  rx, ry = rx.reshape((B, n)), ry.reshape((B, k))
-  H = max(chunk_size, _HOST_BLOCK_ELEMENTS // (n * k))
-  X = np.empty((B, n), out_dt)
-  Y = np.empty((B, k), out_dt)
-  value = np.empty((B,), out_dt)
-  gap = np.empty((B,))
-  its = np.empty((B,), np.int32)
-  for s in range(0, B, H):  # host blocks; the pool streams within a block
-    sl = slice(s, min(s + H, B))
-    X[sl], Y[sl], value[sl], gap[sl], its[sl] = _solve_block(
-        flat[sl], rx[sl], ry[sl], out_dt, same_ref, symmetric, fallback,
-        chunk_size, round_iters, select_least_norm, **opts)
-  return NashResult(
-      row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
-      value=value.reshape(batch), gap=gap.reshape(batch),
-      iterations=its.reshape(batch), converged=(gap <= opts["tol"]).reshape(
-          batch))
+# Host pieces: games certified together in float64 (about 8 MB of float64
+# payoffs: cache-friendly, and host memory stays bounded for any batch).
+_HOST_BLOCK_ELEMENTS = 1 << 20
 
 
 def _skew_error(A64, games_per_piece=64):
@@ -641,116 +663,164 @@ def _skew_error(A64, games_per_piece=64):
   return out
 
 
-def _solve_block(A_in, rx, ry, out_dt, same_ref, symmetric, fallback,
+def _to_simplex(p):
+  p = np.clip(np.asarray(p, np.float64), 0.0, None)
+  return p / np.maximum(p.sum(-1, keepdims=True), np.finfo(np.float64).tiny)
+
+
+def _certifier(out_dt, beta, rx, ry):
+  """``certify(A64 [h, n, k], X, Y, gi) -> (Xo, Yo, gap)`` for games ``gi``.
+
+  Returned strategies are put on the simplex first, and the certificate is
+  computed for exactly the distribution the returned (possibly float32)
+  vector represents, so off-simplex rounding cannot flatter it.
+  """
+  def certify(A64, X, Y, gi):
+    Xo, Yo = _to_simplex(X).astype(out_dt), _to_simplex(Y).astype(out_dt)
+    X64, Y64 = _to_simplex(Xo), _to_simplex(Yo)
+    if beta > 0:
+      g = certificate.regularized_duality_gap(A64, X64, Y64, beta, rx[gi],
+                                              ry[gi])
+    else:
+      g = certificate.duality_gap(A64, X64, Y64)
+    return Xo, Yo, np.where(np.isfinite(g), g, np.inf)
+
+  return certify
+
+
+def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
                  chunk_size, round_iters, select_least_norm, *, tol,
                  max_iters, beta, step_size, check_every, methods):
-  """Solves and certifies one host block ``A_in`` ``[G, n, k]``."""
-  dt = _working_dtype(A_in)
-  np_dt = np.dtype(dt)
-  B, n, k = A_in.shape
-  A64 = A_in.astype(np.float64)
+  A_in = np.asarray(A)
+  out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
+            and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
+  n, k = A_in.shape[-2:]
+  batch = A_in.shape[:-2]
+  flat = A_in.reshape((-1, n, k))
+  B = flat.shape[0]
+  rx = np.broadcast_to(np.asarray(ref_row, np.float64), batch + (n,))
+  ry = np.broadcast_to(np.asarray(ref_col, np.float64), batch + (k,))
+  rx, ry = rx.reshape((B, n)), ry.reshape((B, k))
   rx = rx / rx.sum(-1, keepdims=True)
   ry = ry / ry.sum(-1, keepdims=True)
+  dt = _working_dtype(A_in)
+  np_dt = np.dtype(dt)
   regularized = beta > 0
+  certify = _certifier(out_dt, beta, rx, ry)
+  H = max(1, _HOST_BLOCK_ELEMENTS // (n * k))
 
-  scale64 = np.max(np.abs(A64), axis=(1, 2))
-  if n == k and same_ref and symmetric is not False:
-    sym_mask = (_skew_error(A64) <= tol / 4) | bool(symmetric)
-  else:
-    sym_mask = np.zeros((B,), bool)
+  def pieces(idx):  # host pieces of the games ``idx``, with their payoffs
+    for s in range(0, len(idx), H):
+      gi = idx[s:s + H]
+      yield slice(s, s + len(gi)), gi, flat[gi].astype(np.float64)
 
-  def to_simplex(p):
-    p = np.clip(np.asarray(p, np.float64), 0.0, None)
-    return p / np.maximum(p.sum(-1, keepdims=True), np.finfo(np.float64).tiny)
-
-  def certify(X, Y, idx):
-    # Returned strategies are put on the simplex first, and the certificate
-    # is computed for exactly the distribution the returned (possibly
-    # float32) vector represents, so off-simplex rounding cannot flatter it.
-    Xo, Yo = to_simplex(X).astype(out_dt), to_simplex(Y).astype(out_dt)
-    X64, Y64 = to_simplex(Xo), to_simplex(Yo)
-    if len(idx) == B:  # all games, in order: no copies
-      idx = slice(None)
-    if regularized:
-      g = certificate.regularized_duality_gap(A64[idx], X64, Y64, beta,
-                                              rx[idx], ry[idx])
-    else:
-      g = certificate.duality_gap(A64[idx], X64, Y64)
-    return Xo, Yo, np.where(np.isfinite(g), g, np.inf)
+  scale64 = np.empty((B,))
+  sym_mask = np.zeros((B,), bool)
+  for _, gi, A64 in pieces(np.arange(B)):
+    scale64[gi] = np.max(np.abs(A64), axis=(1, 2))
+    if n == k and same_ref and symmetric is not False:
+      sym_mask[gi] = (_skew_error(A64) <= tol / 4) | bool(symmetric)
 
   X = np.full((B, n), 1.0 / n, out_dt)
   Y = np.full((B, k), 1.0 / k, out_dt)
   gap = np.full((B,), np.inf)
   its = np.zeros((B,), np.int32)
+  log_rx, log_ry = np.log(rx).astype(np_dt), np.log(ry).astype(np_dt)
   for method in methods:
     step = _method_step(method, step_size)
     every = METHODS[method].check_every or check_every
-    r_iters = round_iters if round_iters is not None else 2 * every
+    # Pool-level exact methods end a round early (half the pool finished):
+    # a long cap costs nothing; the others check every ``every`` iterations.
+    r_iters = round_iters if round_iters is not None else (
+        16 * every if METHODS[method].stop is not None else 2 * every)
     for sym in (True, False):
       idx = np.flatnonzero(~(gap <= tol) & (sym_mask == sym))
       if not len(idx):
         continue
+      # The pool streams over the whole batch (no drain per host piece).
       x, y, _, it, _ = _run_pool(
-          (A_in if len(idx) == B else A_in[idx]).astype(np_dt, copy=False), np.log(rx[idx]).astype(np_dt),
-          np.log(ry[idx]).astype(np_dt), sym, regularized, method, step,
-          beta, tol, max_iters, check_every, chunk_size, r_iters, dt)
+          flat, log_rx, log_ry, idx, sym, regularized, method, step, beta,
+          tol, max_iters, check_every, chunk_size, r_iters, dt)
       its[idx] += it
-      x, y, g = certify(x, y, idx)
-      # float64 output: polish every game to float64 accuracy, not just to
-      # tol (float32 iterates are certified but carry float32 rounding).
-      polish = (np.minimum(tol, 1e-13 * max(n, k) * scale64[idx])
-                if out_dt == np.float64 else tol)
-      bad = np.flatnonzero(~(g <= polish))
-      if len(bad):  # float64 exact step on the identified support
-        b_idx = idx[bad]
-        if regularized:
-          x2, y2 = host.newton_regularized(A64[b_idx], x[bad], y[bad], beta,
-                                           rx[b_idx], ry[b_idx])
-          ok = np.ones(len(bad), bool)
-        else:
-          x2, y2, ok = host.equalizer(
-              A64[b_idx], x[bad] > 1e-7 * x[bad].max(1, keepdims=True),
-              y[bad] > 1e-7 * y[bad].max(1, keepdims=True), symmetric=sym)
-        if sym:  # x = y exactly on the symmetric path
-          y2 = x2
-        x2, y2, g2 = certify(x2, y2, b_idx)
-        better = ok & (g2 < g[bad])
-        x[bad[better]], y[bad[better]], g[bad[better]] = (
-            x2[better], y2[better], g2[better])
-        bad = np.flatnonzero(~(g <= polish))
-        if len(bad) and not regularized and method == "simplex":
-          # The float32 basis was wrong: redo the simplex in float64.
-          b_idx = idx[bad]
-          x2, y2, ok = host.simplex(A64[b_idx])
-          if sym:
-            y2 = x2
-          x2, y2, g2 = certify(x2, y2, b_idx)
-          better = ok & (g2 < g[bad])
-          x[bad[better]], y[bad[better]], g[bad[better]] = (
-              x2[better], y2[better], g2[better])
-      better = g < gap[idx]
-      X[idx[better]], Y[idx[better]], gap[idx[better]] = (
-          x[better], y[better], g[better])
+      for sl, gi, A64 in pieces(idx):
+        xg, yg, g = _certify_and_repair(
+            A64, x[sl], y[sl], gi, certify, scale64[gi], sym, method,
+            regularized, beta, rx, ry, tol, out_dt)
+        better = g < gap[gi]
+        X[gi[better]], Y[gi[better]], gap[gi[better]] = (
+            xg[better], yg[better], g[better])
 
   if fallback == "lp" and not regularized:
-    bad = np.flatnonzero(~(gap <= tol))
-    if len(bad):
-      res = lp.solve_lp(A64[bad])
-      x2, y2, g2 = certify(res.row, res.col, bad)
-      better = g2 < gap[bad]
-      X[bad[better]], Y[bad[better]], gap[bad[better]] = (
+    for _, gi, A64 in pieces(np.flatnonzero(~(gap <= tol))):
+      res = lp.solve_lp(A64)
+      x2, y2, g2 = certify(A64, res.row, res.col, gi)
+      better = g2 < gap[gi]
+      X[gi[better]], Y[gi[better]], gap[gi[better]] = (
           x2[better], y2[better], g2[better])
-      its[bad] += res.iterations
+      its[gi] += res.iterations
 
-  if not regularized and select_least_norm:
-    X, Y, gap, value = _least_norm_choice(A64, X, Y, gap, tol, certify,
-                                          sym_mask)
-  elif regularized:
-    value = certificate.regularized_value(A64, X, Y, beta, rx, ry)
-  else:
-    value = np.einsum("bi,bij,bj->b", X.astype(np.float64), A64,
-                      Y.astype(np.float64))
-  return X, Y, value, gap, its
+  value = np.empty((B,), out_dt)
+  for _, gi, A64 in pieces(np.arange(B)):
+    sl = slice(gi[0], gi[-1] + 1)  # pieces of arange(B) are contiguous
+    if not regularized and select_least_norm:
+      X[sl], Y[sl], gap[sl], value[sl] = _least_norm_choice(
+          A64, X[sl], Y[sl], gap[sl], tol,
+          lambda A_, X_, Y_, g_, o=gi[0]: certify(A_, X_, Y_, g_ + o),
+          sym_mask[sl])
+    elif regularized:
+      value[sl] = certificate.regularized_value(A64, X[sl], Y[sl], beta,
+                                                rx[sl], ry[sl])
+    else:
+      value[sl] = np.einsum("bi,bij,bj->b", X[sl].astype(np.float64), A64,
+                            Y[sl].astype(np.float64))
+  return NashResult(
+      row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
+      value=value.reshape(batch), gap=gap.reshape(batch),
+      iterations=its.reshape(batch), converged=(gap <= tol).reshape(batch))
+
+
+def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
+                        regularized, beta, rx, ry, tol, out_dt):
+  """Certifies one host piece of kernel answers and repairs the misses.
+
+  ``A64 [h, n, k]`` are the payoffs of games ``gi`` ``[h]``; ``x``, ``y``
+  the kernel's strategies. Games whose float64 gap misses the target get
+  the float64 exact step on their identified support, then (simplex only)
+  the float64 simplex on the host. Returns ``(x, y, gap)`` for the piece.
+  """
+  n, k = A64.shape[-2:]
+  x, y, g = certify(A64, x, y, gi)
+  # float64 output: polish every game to float64 accuracy, not just to tol
+  # (float32 iterates are certified but carry float32 rounding).
+  polish = (np.minimum(tol, 1e-13 * max(n, k) * scale64)
+            if out_dt == np.float64 else np.full(len(gi), tol))
+  bad = np.flatnonzero(~(g <= polish))
+  if len(bad):  # float64 exact step on the identified support
+    if regularized:
+      x2, y2 = host.newton_regularized(A64[bad], x[bad], y[bad], beta,
+                                       rx[gi[bad]], ry[gi[bad]])
+      ok = np.ones(len(bad), bool)
+    else:
+      x2, y2, ok = host.equalizer(
+          A64[bad], x[bad] > 1e-7 * x[bad].max(1, keepdims=True),
+          y[bad] > 1e-7 * y[bad].max(1, keepdims=True), symmetric=sym)
+    if sym:  # x = y exactly on the symmetric path
+      y2 = x2
+    x2, y2, g2 = certify(A64[bad], x2, y2, gi[bad])
+    better = ok & (g2 < g[bad])
+    x[bad[better]], y[bad[better]], g[bad[better]] = (
+        x2[better], y2[better], g2[better])
+    bad = np.flatnonzero(~(g <= polish))
+    if len(bad) and not regularized and method == "simplex":
+      # The float32 basis was wrong: redo the simplex in float64.
+      x2, y2, ok = host.simplex(A64[bad])
+      if sym:
+        y2 = x2
+      x2, y2, g2 = certify(A64[bad], x2, y2, gi[bad])
+      better = ok & (g2 < g[bad])
+      x[bad[better]], y[bad[better]], g[bad[better]] = (
+          x2[better], y2[better], g2[better])
+  return x, y, g
 
 
 def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
@@ -785,7 +855,7 @@ def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
                                          br_cols[sel])
     if X.shape[1] == Y.shape[1]:  # x = y exactly on the symmetric path
       y2 = np.where(sym_mask[sel][:, None], x2, y2)
-    x2, y2, g2 = certify(x2, y2, sel)
+    x2, y2, g2 = certify(A64[sel], x2, y2, sel)
     keep = ok & (g2 <= tol)
     X[sel[keep]], Y[sel[keep]], gap[sel[keep]] = x2[keep], y2[keep], g2[keep]
     s = sel[keep]

@@ -128,6 +128,11 @@ class Method(NamedTuple):
       candidates (methods that are exact themselves skip it).
     check_every: iterations between checks (``None``: the driver's).
     finished: optional ``state -> bool``: the method has nothing left to do.
+    stop: optional ``(state, mask) -> state`` that makes ``finished`` true
+      (and ``update`` a no-op) where ``mask``: lets the driver freeze a game
+      at its iteration cap inside a pool-level loop. Methods with
+      ``finished`` and ``stop`` (and no exact step) are run to the finish by
+      the pool, which ends a round early once half its games are finished.
   """
 
   init: Callable[..., Any]
@@ -139,6 +144,7 @@ class Method(NamedTuple):
   exact_step: bool = True
   check_every: Any = None
   finished: Any = None
+  stop: Any = None
 
 
 # ----------------------------------------------------------------------------

@@ -171,8 +171,12 @@ def simplex() -> Method:
   def finished(state):
     return state.optimal
 
+  def stop(state, mask):
+    return state._replace(optimal=state.optimal | mask)
+
   return Method(init, update, candidates, 1.0, False, "dense simplex",
-                exact_step=False, check_every=16, finished=finished)
+                exact_step=False, check_every=8, finished=finished,
+                stop=stop)
 
 
 __all__ = ("SimplexState", "simplex")
