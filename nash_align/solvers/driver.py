@@ -554,7 +554,7 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
 
 def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
               max_iters, check_every, chunk_size, round_iters, dt,
-              pools_in_flight=None):
+              pools_in_flight=None, on_piece=None, piece_size=None):
   """Streams games ``A[index]`` (numpy ``A`` ``[B, n, k]``, log-references
   ``lrx [B, n]``, ``lry [B, k]``) through pools of slots; a game's rows are
   copied into a pool (in the working dtype) only when it enters one.
@@ -564,6 +564,11 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
   host bookkeeping overlaps device work and independent pools can run on
   separate cores. ``None``: 2 when the batch fills two pools, else 1.
   Per-game results do not depend on this (nor on the pool size).
+
+  ``on_piece(sl, x, y)``, if given, is called with each consecutive piece
+  ``sl`` of ``piece_size`` games (in ``index`` order) as soon as all of its
+  games are out of the pool, while the pools' next rounds run: the host's
+  float64 work on finished games overlaps the device's work.
 
   Returns ``(x [G, n], y [G, k], gap [G] working-dtype estimate, iters [G],
   done [G])`` as numpy arrays, ``G = len(index)``, in ``index`` order.
@@ -635,7 +640,20 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
       out_gap[g] = np.asarray(slots.gap)[fin] * np.asarray(scale)[fin]
       out_it[g] = iters[fin]
       out_done[g] = done[fin]
+      out_ready[g] = True
       pool.game[fin] = -1
+
+  out_ready = np.zeros((G,), bool)
+  next_piece = 0
+
+  def flush(final):
+    nonlocal next_piece
+    while on_piece is not None and next_piece < G:
+      sl = slice(next_piece, min(next_piece + piece_size, G))
+      if not (final or out_ready[sl].all()):
+        break
+      on_piece(sl, out_x[sl], out_y[sl])
+      next_piece = sl.stop
 
   pools = [_Pool() for _ in range(pools_in_flight)]
   active = [p for p in pools if launch(p)]
@@ -644,6 +662,8 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
     harvest(pool)
     if launch(pool):
       active.append(pool)
+    flush(final=False)  # the pools' rounds are in flight meanwhile
+  flush(final=True)
   return out_x, out_y, out_gap, out_it, out_done
 
 
@@ -725,6 +745,23 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   Y = np.full((B, k), 1.0 / k, out_dt)
   gap = np.full((B,), np.inf)
   its = np.zeros((B,), np.int32)
+  value = np.empty((B,), out_dt)
+  finalized = np.zeros((B,), bool)
+
+  def finalize(gi, A64):
+    """The documented choice among equilibria, and the value, for ``gi``."""
+    if not regularized and select_least_norm:
+      X[gi], Y[gi], gap[gi], value[gi] = _least_norm_choice(
+          A64, X[gi], Y[gi], gap[gi], tol,
+          lambda A_, X_, Y_, s_: certify(A_, X_, Y_, gi[s_]), sym_mask[gi])
+    elif regularized:
+      value[gi] = certificate.regularized_value(A64, X[gi], Y[gi], beta,
+                                                rx[gi], ry[gi])
+    else:
+      value[gi] = np.einsum("bi,bij,bj->b", X[gi].astype(np.float64), A64,
+                            Y[gi].astype(np.float64))
+    finalized[gi] = True
+
   log_rx, log_ry = np.log(rx).astype(np_dt), np.log(ry).astype(np_dt)
   for method in methods:
     step = _method_step(method, step_size)
@@ -737,18 +774,28 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       idx = np.flatnonzero(~(gap <= tol) & (sym_mask == sym))
       if not len(idx):
         continue
-      # The pool streams over the whole batch (no drain per host piece).
-      x, y, _, it, _ = _run_pool(
-          flat, log_rx, log_ry, idx, sym, regularized, method, step, beta,
-          tol, max_iters, check_every, chunk_size, r_iters, dt)
-      its[idx] += it
-      for sl, gi, A64 in pieces(idx):
+      def certify_piece(sl, x, y, idx=idx, sym=sym, method=method):
+        gi = idx[sl]
+        A64 = flat[gi].astype(np.float64)
         xg, yg, g = _certify_and_repair(
-            A64, x[sl], y[sl], gi, certify, scale64[gi], sym, method,
+            A64, x.copy(), y.copy(), gi, certify, scale64[gi], sym, method,
             regularized, beta, rx, ry, tol, out_dt)
         better = g < gap[gi]
         X[gi[better]], Y[gi[better]], gap[gi[better]] = (
             xg[better], yg[better], g[better])
+        # Certified answers are final: choose among equilibria and take the
+        # value now, while the pool runs.
+        ok = gap[gi] <= tol
+        if ok.any():
+          finalize(gi[ok], A64[ok])
+
+      # The pool streams over the whole batch (no drain per host piece);
+      # finished pieces are certified while it runs.
+      _, _, _, it, _ = _run_pool(
+          flat, log_rx, log_ry, idx, sym, regularized, method, step, beta,
+          tol, max_iters, check_every, chunk_size, r_iters, dt,
+          on_piece=certify_piece, piece_size=H)
+      its[idx] += it
 
   if fallback == "lp" and not regularized:
     for _, gi, A64 in pieces(np.flatnonzero(~(gap <= tol))):
@@ -759,20 +806,8 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
           x2[better], y2[better], g2[better])
       its[gi] += res.iterations
 
-  value = np.empty((B,), out_dt)
-  for _, gi, A64 in pieces(np.arange(B)):
-    sl = slice(gi[0], gi[-1] + 1)  # pieces of arange(B) are contiguous
-    if not regularized and select_least_norm:
-      X[sl], Y[sl], gap[sl], value[sl] = _least_norm_choice(
-          A64, X[sl], Y[sl], gap[sl], tol,
-          lambda A_, X_, Y_, g_, o=gi[0]: certify(A_, X_, Y_, g_ + o),
-          sym_mask[sl])
-    elif regularized:
-      value[sl] = certificate.regularized_value(A64, X[sl], Y[sl], beta,
-                                                rx[sl], ry[sl])
-    else:
-      value[sl] = np.einsum("bi,bij,bj->b", X[sl].astype(np.float64), A64,
-                            Y[sl].astype(np.float64))
+  for _, gi, A64 in pieces(np.flatnonzero(~finalized)):
+    finalize(gi, A64)
   return NashResult(
       row=X.reshape(batch + (n,)), col=Y.reshape(batch + (k,)),
       value=value.reshape(batch), gap=gap.reshape(batch),
