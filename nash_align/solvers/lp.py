@@ -2,7 +2,8 @@
 
 This is the yardstick for every other solver. It loops over the batch in
 Python (one LP per game), so it is slow by design and not jit-able. scipy is
-imported lazily: it is a dev/bench extra, never needed by the core.
+imported lazily; it comes with jax, and the library's own solvers (``solve``)
+never call it.
 """
 
 import numpy as np
