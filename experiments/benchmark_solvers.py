@@ -617,10 +617,12 @@ def run_library(method: str, cell, config, device):
   if cell["beta"] > 0:
     kwargs.update(reference=cell["reference"], beta=cell["beta"])
   A = cell["A"]
-  # Warm-up (compiles): the first warmup_games games reach the same pool
-  # shapes as the whole batch (the pool holds at most chunk_size games).
-  w = A.shape[0] if config.warmup_games <= 0 else min(A.shape[0],
-                                                      config.warmup_games)
+  # Warm-up (compiles): enough games to reach the same pool shapes as the
+  # whole batch (pools of at most default_chunk_size games; two of them).
+  n, k = A.shape[-2:]
+  w = A.shape[0] if config.warmup_games <= 0 else min(
+      A.shape[0], max(config.warmup_games,
+                      2 * solvers.default_chunk_size(n, k)))
   warm = dict(kwargs)
   if cell["beta"] > 0:
     warm["reference"] = cell["reference"][:w]

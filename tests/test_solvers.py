@@ -293,6 +293,66 @@ def test_host_float64_simplex_repair_path(family):
                              solvers.solve_lp(A).value, atol=1e-12)
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_host_equalizer_on_lp_supports(symmetric):
+  """The float64 equalizer (one padded batched solve over mixed support
+  sizes) recovers HiGHS's equilibrium from its support; a wrong support and
+  a singular one are flagged, not returned."""
+  from nash_align.solvers import host  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(11)
+  if symmetric:  # odd tournaments: unique equilibrium
+    A = _tournaments(5, 40, 7)
+  else:  # generic games: unique equilibrium, supports of several sizes
+    A = rng.normal(size=(40, 6, 6))
+  ref = solvers.solve_lp(A)
+  rows = ref.row > 1e-9
+  cols = ref.col > 1e-9
+  assert len(np.unique(rows.sum(1))) > 1  # mixed sizes in one batch
+  x, y, ok = host.equalizer(A, rows, cols, symmetric=symmetric)
+  assert np.all(ok)
+  np.testing.assert_allclose(x, ref.row, atol=1e-9)
+  np.testing.assert_allclose(y, ref.row if symmetric else ref.col, atol=1e-9)
+  np.testing.assert_allclose(solvers.duality_gap(A, x, y), 0.0, atol=1e-12)
+  # Support sizes that differ, and a singular system (two equal rows and
+  # columns on the support), give ok=False.
+  bad_rows = rows.copy()
+  bad_rows[0] = True
+  B = np.array([[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+  _, _, ok2 = host.equalizer(np.concatenate([A[:1, :3, :3], B]),
+                             np.array([[True, True, False]] * 2),
+                             np.array([[True, False, True],
+                                       [True, True, False]]))
+  assert not ok2[1]
+  _, _, ok3 = host.equalizer(A[:1], bad_rows[:1], cols[:1])
+  assert not ok3[0] or cols[0].all()
+
+
+def test_wrong_float32_basis_is_resolved_in_float64(monkeypatch):
+  """A float32 simplex answer on the wrong support (here a pure strategy)
+  that the float64 equalizer cannot fix is re-solved by the simplex kernel
+  under x64, and certified."""
+  from nash_align.solvers import driver  # pylint: disable=g-import-not-at-top
+  A = _tournaments(3, 6, 7)
+  calls = []
+  real_solve = driver.solve
+  def spy(*args, **kwargs):
+    calls.append(np.asarray(args[0]).dtype)
+    return real_solve(*args, **kwargs)
+  monkeypatch.setattr(driver, "solve", spy)
+  wrong = np.zeros((6, 7))
+  wrong[:, 0] = 1.0
+  uniform = np.full((6, 7), 1 / 7)
+  certify = driver._certifier(np.dtype(np.float32), 0.0, uniform, uniform)
+  x, y, g = driver._certify_and_repair(
+      A, wrong.copy(), wrong.copy(), np.arange(6), certify, np.ones(6), True,
+      "simplex", False, 0.0, uniform, uniform, 1e-6, np.dtype(np.float32),
+      np.float32)
+  assert calls == [np.float64]
+  assert np.all(g <= 1e-6)
+  np.testing.assert_allclose(x, solvers.solve_lp(A).row, atol=1e-6)
+  np.testing.assert_array_equal(x, y)
+
+
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU LAPACK only")
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("beta", [0.0, 0.1])

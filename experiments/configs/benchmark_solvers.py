@@ -80,8 +80,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # "tpu"). Nothing in the harness assumes a CPU.
   c.backend = ""
   # Library warm-up (compile) call on the first warmup_games games (0: the
-  # whole batch); solve's pool holds at most 256 games, so 512 reaches the
-  # shapes of any batch.
+  # whole batch), at least twice solve's default pool size for the cell's n
+  # (so the timed call reuses the compiled pool shapes).
   c.warmup_games = 512
   # JAX solvers: the timed call is repeated until min_timing_s have passed
   # (at most max_timing_repeats calls) and the mean is reported.

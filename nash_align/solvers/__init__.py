@@ -10,6 +10,7 @@ from nash_align.solvers.certificate import duality_gap
 from nash_align.solvers.certificate import regularized_duality_gap
 from nash_align.solvers.driver import AUTO_METHODS
 from nash_align.solvers.driver import METHODS
+from nash_align.solvers.driver import default_chunk_size
 from nash_align.solvers.driver import solve
 from nash_align.solvers.lp import solve_lp
 from nash_align.types import NashResult
@@ -18,6 +19,7 @@ __all__ = (
     "AUTO_METHODS",
     "METHODS",
     "NashResult",
+    "default_chunk_size",
     "duality_gap",
     "regularized_duality_gap",
     "solve",

@@ -789,7 +789,7 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
         A64 = flat[gi].astype(np.float64)
         xg, yg, g = _certify_and_repair(
             A64, x.copy(), y.copy(), gi, certify, scale64[gi], sym, method,
-            regularized, beta, rx, ry, tol, out_dt)
+            regularized, beta, rx, ry, tol, out_dt, np_dt)
         better = g < gap[gi]
         X[gi[better]], Y[gi[better]], gap[gi[better]] = (
             xg[better], yg[better], g[better])
@@ -825,13 +825,16 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
 
 
 def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
-                        regularized, beta, rx, ry, tol, out_dt):
+                        regularized, beta, rx, ry, tol, out_dt, work_dt):
   """Certifies one host piece of kernel answers and repairs the misses.
 
   ``A64 [h, n, k]`` are the payoffs of games ``gi`` ``[h]``; ``x``, ``y``
   the kernel's strategies. Games whose float64 gap misses the target get
   the float64 exact step on their identified support, then (simplex only)
-  the float64 simplex on the host. Returns ``(x, y, gap)`` for the piece.
+  the simplex again in float64: the same jitted kernel under
+  ``jax.enable_x64`` when the kernel ran in float32 (a float32 basis can
+  end a few actions off after hundreds of pivots, e.g. tournaments at
+  n = 200), else the numpy one. Returns ``(x, y, gap)`` for the piece.
   """
   n, k = A64.shape[-2:]
   x, y, g = certify(A64, x, y, gi)
@@ -858,7 +861,15 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
     bad = np.flatnonzero(~(g <= polish))
     if len(bad) and not regularized and method == "simplex":
       # The float32 basis was wrong: redo the simplex in float64.
-      x2, y2, ok = host.simplex(A64[bad])
+      if work_dt == np.float32:
+        with jax.enable_x64(True):
+          res = solve(A64[bad], method="simplex", tol=tol,
+                      symmetric=True if sym else None,
+                      select_least_norm=False, validate=False)
+        x2, y2 = np.asarray(res.row), np.asarray(res.col)
+        ok = np.ones(len(bad), bool)
+      else:
+        x2, y2, ok = host.simplex(A64[bad])
       if sym:
         y2 = x2
       x2, y2, g2 = certify(A64[bad], x2, y2, gi[bad])

@@ -22,8 +22,9 @@ def equalizer(A, rows, cols, symmetric=False):
 
   With ``A' = A - min A + 1`` and ``|S| = |T| = s``, solves
   ``A'_{ST} w = 1`` and ``u^T A'_{ST} = 1`` (``x = u / 1^T u``, ``y = w /
-  1^T w``), batched over the games of each support size (``s x s`` solves on
-  the gathered submatrices, not the padded ``(n + k)`` system).
+  1^T w``): the gathered ``s x s`` submatrices, padded to the largest
+  support of the batch with an identity block (zero right-hand side there),
+  in one batched solve (no loop over support sizes).
 
   With ``symmetric=True`` (antisymmetric games, ``rows == cols``) only the
   row system is solved and ``y = x``: half the work.
@@ -41,43 +42,59 @@ def equalizer(A, rows, cols, symmetric=False):
   y = np.full((G, k), 1.0 / k)
   ok = np.zeros((G,), bool)
   ns, nt = rows.sum(1), cols.sum(1)
-  Ap = A - A.min(axis=(1, 2), keepdims=True) + 1.0
-  for size in np.unique(ns[ns == nt]):  # one batched solve per support size
-    g = np.flatnonzero((ns == size) & (nt == size))
-    ri = np.argsort(~rows[g], axis=1, kind="stable")[:, :size]  # [h, s]
-    ci = np.argsort(~cols[g], axis=1, kind="stable")[:, :size]
-    sub = Ap[g[:, None, None], ri[:, :, None], ci[:, None, :]]  # [h, s, s]
-    with np.errstate(all="ignore"):
-      one = np.ones((len(g), size, 1))
-      solve_w = ((lambda m, b: np.linalg.solve(np.swapaxes(m, 1, 2), b))
-                 if symmetric else np.linalg.solve)
-      try:
-        w = solve_w(sub, one)[..., 0]
-        u = (w if symmetric else
-             np.linalg.solve(np.swapaxes(sub, 1, 2), one)[..., 0])
-        good = np.all(np.isfinite(w), 1) & np.all(np.isfinite(u), 1)
-      except np.linalg.LinAlgError:  # a singular one: filter, then solve
-        cond = np.linalg.cond(sub)
-        good = np.isfinite(cond) & (cond < 1e12)
-        if not good.any():
-          continue
-        w = solve_w(sub[good], one[good])[..., 0]
-        u = (w if symmetric else np.linalg.solve(
-            np.swapaxes(sub[good], 1, 2), one[good])[..., 0])
-      if len(w) == len(g):
-        w, u = w[good], u[good]
-    su, sw = u.sum(1, keepdims=True), w.sum(1, keepdims=True)
-    fine = (np.all(u >= -1e-12 * np.abs(su), 1)
+  g = np.flatnonzero((ns == nt) & (ns > 0))
+  if not len(g):
+    return x, y, ok
+  size = ns[g]
+  s = int(size.max())
+  Ap = A[g] - A[g].min(axis=(1, 2), keepdims=True) + 1.0
+  # Support indices first (stable), then padding slots.
+  ri = np.argsort(~rows[g], axis=1, kind="stable")[:, :s]  # [h, s]
+  ci = np.argsort(~cols[g], axis=1, kind="stable")[:, :s]
+  live = np.arange(s)[None, :] < size[:, None]  # [h, s]
+  h = np.arange(len(g))[:, None, None]
+  sub = Ap[h, ri[:, :, None], ci[:, None, :]]  # [h, s, s]
+  block = live[:, :, None] & live[:, None, :]
+  sub = np.where(block, sub, np.eye(s)[None])  # identity on the padding
+  one = live.astype(np.float64)[..., None]  # [h, s, 1]
+  subT = np.swapaxes(sub, 1, 2)
+
+  def solve(m, b):  # batched; a singular system marks only its own game
+    try:
+      return np.linalg.solve(m, b)[..., 0], np.ones(len(m), bool)
+    except np.linalg.LinAlgError:
+      out = np.full(b.shape[:-1], np.nan)
+      good = np.zeros(len(m), bool)
+      for i in range(len(m)):  # rare: only when some system is singular
+        try:
+          out[i] = np.linalg.solve(m[i], b[i])[..., 0]
+          good[i] = True
+        except np.linalg.LinAlgError:
+          pass
+      return out, good
+
+  with np.errstate(all="ignore"):
+    u, good = solve(subT, one)
+    if symmetric:
+      w = u
+    else:
+      w, good_w = solve(sub, one)
+      good &= good_w
+  good &= np.all(np.isfinite(u), 1) & np.all(np.isfinite(w), 1)
+  u = np.where(live, u, 0.0)
+  w = np.where(live, w, 0.0)
+  su, sw = u.sum(1, keepdims=True), w.sum(1, keepdims=True)
+  with np.errstate(all="ignore"):
+    fine = (good & np.all(u >= -1e-12 * np.abs(su), 1)
             & np.all(w >= -1e-12 * np.abs(sw), 1)
             & (su[:, 0] > 0) & (sw[:, 0] > 0))
-    gg = g[good]
-    xs = np.zeros((len(gg), n))
-    ys = np.zeros((len(gg), k))
-    np.put_along_axis(xs, ri[good], u / su, axis=1)
-    np.put_along_axis(ys, ci[good], w / sw, axis=1)
-    x[gg[fine]] = _normalize(xs[fine])
-    y[gg[fine]] = _normalize(ys[fine])
-    ok[gg[fine]] = True
+  xs = np.zeros((len(g), n))
+  ys = np.zeros((len(g), k))
+  np.put_along_axis(xs, ri, np.where(fine[:, None], u, 0.0), axis=1)
+  np.put_along_axis(ys, ci, np.where(fine[:, None], w, 0.0), axis=1)
+  x[g[fine]] = _normalize(xs[fine])
+  y[g[fine]] = _normalize(ys[fine])
+  ok[g[fine]] = True
   return x, y, ok
 
 

@@ -130,7 +130,8 @@ class Method(NamedTuple):
     finished: optional ``state -> bool``: the method has nothing left to do.
     stop: optional ``(state, mask) -> state`` that makes ``finished`` true
       (and ``update`` a no-op) where ``mask``: lets the driver freeze a game
-      at its iteration cap inside a pool-level loop. Methods with
+      at its iteration cap (its state's ``count``) inside a pool-level
+      loop. Methods with
       ``finished`` and ``stop`` (and no exact step) are run to the finish by
       the pool, which ends a round early once half its games are finished.
   """
