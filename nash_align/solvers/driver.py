@@ -76,7 +76,8 @@ def default_chunk_size(n: int, k: int) -> int:
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
 AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
-_EXIT_NUM, _EXIT_DEN = 3, 4
+_EXIT_NUM, _EXIT_DEN = 3, 4  # a simplex round ends when 1/4 has finished
+_REPAIR_POOL = 8  # pool size of the float64 simplex repair
 SUPPORT_THRESHOLD = 1e-3  # support guess: z_i > threshold * max(z)
 
 
@@ -862,11 +863,17 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
     if len(bad) and not regularized and method == "simplex":
       # The float32 basis was wrong: redo the simplex in float64.
       if work_dt == np.float32:
+        # Pools of _REPAIR_POOL games (the batch padded by repeating its
+        # first game), so the float64 kernel compiles once per game shape.
+        pad = np.concatenate([bad, np.full(max(0, _REPAIR_POOL - len(bad)),
+                                           bad[0])])
         with jax.enable_x64(True):
-          res = solve(A64[bad], method="simplex", tol=tol,
+          res = solve(A64[pad], method="simplex", tol=tol,
                       symmetric=True if sym else None,
-                      select_least_norm=False, validate=False)
-        x2, y2 = np.asarray(res.row), np.asarray(res.col)
+                      chunk_size=_REPAIR_POOL, select_least_norm=False,
+                      validate=False)
+        x2 = np.asarray(res.row)[:len(bad)]
+        y2 = np.asarray(res.col)[:len(bad)]
         ok = np.ones(len(bad), bool)
       else:
         x2, y2, ok = host.simplex(A64[bad])
