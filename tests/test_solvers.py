@@ -327,11 +327,13 @@ def test_host_equalizer_on_lp_supports(symmetric):
   assert not ok3[0] or cols[0].all()
 
 
-def test_wrong_float32_basis_is_resolved_in_float64(monkeypatch):
+@pytest.mark.parametrize("jax_repair", [True, False])
+def test_wrong_float32_basis_is_resolved_in_float64(monkeypatch, jax_repair):
   """A float32 simplex answer on the wrong support (here a pure strategy)
-  that the float64 equalizer cannot fix is re-solved by the simplex kernel
-  under x64, and certified."""
+  that the float64 equalizer cannot fix is re-solved in float64 (the
+  jitted simplex under x64 for large games, numpy's below), and certified."""
   from nash_align.solvers import driver  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(driver, "_JAX_REPAIR_MIN_SIZE", 2 if jax_repair else 99)
   A = _tournaments(3, 6, 7)
   calls = []
   real_solve = driver.solve
@@ -347,7 +349,7 @@ def test_wrong_float32_basis_is_resolved_in_float64(monkeypatch):
       A, wrong.copy(), wrong.copy(), np.arange(6), certify, np.ones(6), True,
       "simplex", False, 0.0, uniform, uniform, 1e-6, np.dtype(np.float32),
       np.float32)
-  assert calls == [np.float64]
+  assert calls == ([np.float64] if jax_repair else [])
   assert np.all(g <= 1e-6)
   np.testing.assert_allclose(x, solvers.solve_lp(A).row, atol=1e-6)
   np.testing.assert_array_equal(x, y)

@@ -78,6 +78,10 @@ def default_chunk_size(n: int, k: int) -> int:
 AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
 _EXIT_NUM, _EXIT_DEN = 3, 4  # a simplex round ends when 1/4 has finished
 _REPAIR_POOL = 8  # pool size of the float64 simplex repair
+# From this game size the float64 simplex repair runs the jitted kernel
+# under x64 (a compile, once per shape); below it numpy's pivot loop is
+# cheap enough (about 5 ms per game at n = 50, 90 ms at n = 200).
+_JAX_REPAIR_MIN_SIZE = 100
 SUPPORT_THRESHOLD = 1e-3  # support guess: z_i > threshold * max(z)
 
 
@@ -567,7 +571,8 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
   ``pools_in_flight`` pools take turns: while one pool's round runs (JAX
   dispatches asynchronously), the host harvests and refills the others, so
   host bookkeeping overlaps device work and independent pools can run on
-  separate cores. ``None``: as many as the batch fills, at most 4.
+  separate cores. ``None``: as many as the batch fills, at most 4, for
+  methods without an exact step (the simplex); 1 for the others.
   Per-game results do not depend on this (nor on the pool size).
 
   ``on_piece(sl, x, y)``, if given, is called with each consecutive piece
@@ -583,8 +588,12 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
   # Pool size: a power of two up to chunk_size, so varying batch sizes reuse
   # a few compiled shapes.
   P = min(chunk_size, 1 << (G - 1).bit_length())
-  if pools_in_flight is None:  # 4 measured best on 2 cores (vs 1, 2, 3)
-    pools_in_flight = max(1, min(4, G // P))
+  if pools_in_flight is None:
+    # 4 measured best on 2 cores (vs 1, 2, 3) for the simplex. Kernels with
+    # an exact step call batched LAPACK solves, and concurrent ones can
+    # deadlock jaxlib 0.10's CPU thread pool (BUILD_NOTES.md): one at a time.
+    pools_in_flight = (1 if METHODS[method].exact_step else
+                       max(1, min(4, G // P)))
   step_fn, first_fn = _pool_fns(method, sym, regularized, check_every)
   np_dt = np.dtype(dt)
   out_x = np.zeros((G, n), np_dt)
@@ -832,10 +841,10 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
   ``A64 [h, n, k]`` are the payoffs of games ``gi`` ``[h]``; ``x``, ``y``
   the kernel's strategies. Games whose float64 gap misses the target get
   the float64 exact step on their identified support, then (simplex only)
-  the simplex again in float64: the same jitted kernel under
-  ``jax.enable_x64`` when the kernel ran in float32 (a float32 basis can
-  end a few actions off after hundreds of pivots, e.g. tournaments at
-  n = 200), else the numpy one. Returns ``(x, y, gap)`` for the piece.
+  the simplex again in float64: for games of ``n`` or ``k >= 100`` the same
+  jitted kernel under ``jax.enable_x64`` when the kernel ran in float32 (a
+  float32 basis can end a few actions off after hundreds of pivots, e.g.
+  tournaments at n = 200: 16% of them), else the numpy one. Returns ``(x, y, gap)`` for the piece.
   """
   n, k = A64.shape[-2:]
   x, y, g = certify(A64, x, y, gi)
@@ -862,7 +871,7 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
     bad = np.flatnonzero(~(g <= polish))
     if len(bad) and not regularized and method == "simplex":
       # The float32 basis was wrong: redo the simplex in float64.
-      if work_dt == np.float32:
+      if work_dt == np.float32 and max(n, k) >= _JAX_REPAIR_MIN_SIZE:
         # Pools of _REPAIR_POOL games (the batch padded by repeating its
         # first game), so the float64 kernel compiles once per game shape.
         pad = np.concatenate([bad, np.full(max(0, _REPAIR_POOL - len(bad)),
