@@ -732,13 +732,19 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   batch = A_in.shape[:-2]
   flat = A_in.reshape((-1, n, k))
   B = flat.shape[0]
-  rx = np.broadcast_to(np.asarray(ref_row, np.float64), batch + (n,))
-  ry = np.broadcast_to(np.asarray(ref_col, np.float64), batch + (k,))
-  rx, ry = rx.reshape((B, n)), ry.reshape((B, k))
-  rx = rx / rx.sum(-1, keepdims=True)
-  ry = ry / ry.sum(-1, keepdims=True)
   dt = _working_dtype(A_in)
   np_dt = np.dtype(dt)
+
+  def per_game(ref, size):
+    # Normalised (and logged) before broadcasting: a shared reference stays a
+    # view, so nothing of size [B, n] is made for it.
+    ref = np.asarray(ref, np.float64)
+    ref = ref / ref.sum(-1, keepdims=True)
+    view = lambda a: np.broadcast_to(a, batch + (size,)).reshape((B, size))
+    return view(ref), view(np.log(ref).astype(np_dt))
+
+  rx, log_rx = per_game(ref_row, n)
+  ry, log_ry = per_game(ref_col, k)
   regularized = beta > 0
   certify = _certifier(out_dt, beta, rx, ry)
   H = max(1, _HOST_BLOCK_ELEMENTS // (n * k))
@@ -782,7 +788,6 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
                             Y[gi].astype(np.float64))
     finalized[gi] = True
 
-  log_rx, log_ry = np.log(rx).astype(np_dt), np.log(ry).astype(np_dt)
   for method in methods:
     step = _method_step(method, step_size)
     every = METHODS[method].check_every or check_every
