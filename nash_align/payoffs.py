@@ -457,12 +457,7 @@ def _check_sizes(num_games, num_alternatives, min_n: int):
 
 
 def _payoff_of(psi, P: jax.Array) -> np.ndarray:
-  A = np.asarray(psi(P), dtype=np.float64)
-  if A.shape != P.shape:
-    raise ValueError(f"psi must return [..., n, n] of P's shape {P.shape}, got "
-                     f"{A.shape}.")
-  if not np.all(np.isfinite(A)):
-    raise ValueError("psi returned non-finite payoffs.")
+  A = _payoff_general(psi, P)
   # Loose relative tolerance: float32 rounding of 1 - p is amplified by steep
   # transforms (log-odds near its clip); from_function checks Psi properly.
   if not np.all(np.abs(A + np.swapaxes(A, -1, -2))
