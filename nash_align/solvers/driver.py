@@ -203,9 +203,10 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
     Each game pivots until it is finished or at ``max_iters`` (frozen by
     ``stop``, pivot by pivot: its trajectory does not depend on the pool).
-    The round ends after ``num_iters`` or as soon as half of the games
-    that were live at its start are finished, so easy games are not kept
-    waiting for hard ones; then one certificate check per game.
+    The round ends after ``num_iters`` or as soon as a quarter of the games
+    that were live at its start have finished (``_EXIT_NUM / _EXIT_DEN`` of
+    them still live), so easy games are not kept waiting for hard ones;
+    then one certificate check per game.
     """
     del stop_gap  # an exact method is certified at its finish
     frozen = slots.done
@@ -221,7 +222,8 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
     def cond(c):
       state, it = c
-      return (it < num_iters) & (_EXIT_DEN * jnp.sum(~finished_all(state)) > _EXIT_NUM * live0)
+      live = jnp.sum(~finished_all(state))
+      return (it < num_iters) & (_EXIT_DEN * live > _EXIT_NUM * live0)
 
     def body(c):
       state, it = c
@@ -427,7 +429,8 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
     iterations [...] int32, converged [...] bool)``. ``value`` is ``x^T A y``
     (the regularized objective when ``beta > 0``); ``iterations`` counts
     the kernel's iterations (eagerly: exact simplex pivots, first-order
-    steps in whole check intervals) over all methods tried, plus HiGHS's iterations for
+    steps in whole check intervals) over all methods tried, plus HiGHS's
+    iterations for
     games that went to the LP fallback.
 
   Raises:
@@ -849,7 +852,8 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
   the simplex again in float64: for games of ``n`` or ``k >= 100`` the same
   jitted kernel under ``jax.enable_x64`` when the kernel ran in float32 (a
   float32 basis can end a few actions off after hundreds of pivots, e.g.
-  tournaments at n = 200: 16% of them), else the numpy one. Returns ``(x, y, gap)`` for the piece.
+  tournaments at n = 200: 16% of them), else the numpy one. Returns
+  ``(x, y, gap)`` for the piece.
   """
   n, k = A64.shape[-2:]
   x, y, g = certify(A64, x, y, gi)

@@ -131,9 +131,9 @@ class Method(NamedTuple):
     stop: optional ``(state, mask) -> state`` that makes ``finished`` true
       (and ``update`` a no-op) where ``mask``: lets the driver freeze a game
       at its iteration cap (its state's ``count``) inside a pool-level
-      loop. Methods with
-      ``finished`` and ``stop`` (and no exact step) are run to the finish by
-      the pool, which ends a round early once half its games are finished.
+      loop. Methods with ``finished`` and ``stop`` (and no exact step) are
+      run to the finish by the pool, which ends a round early once a
+      quarter of its games have finished.
   """
 
   init: Callable[..., Any]
