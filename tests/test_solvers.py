@@ -374,7 +374,7 @@ def test_one_lapack_solve_per_check(symmetric, beta):
   b, eta = np.float32(beta), np.float32(0.5)
   slots = first(A, lr, b, eta)
   hlo = step.lower(A, lr, b, eta, np.float32(TOL), slots, np.zeros(P, bool),
-                   np.zeros(P, bool), num_iters=32,
+                   np.zeros(P, bool), np.asarray(True), num_iters=32,
                    max_iters=64).compile().as_text()
   calls = re.findall(r'custom_call_target="([^"]*getrf[^"]*)"', hlo)
   assert len(calls) == 1, calls

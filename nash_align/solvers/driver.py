@@ -198,15 +198,16 @@ def _kernel(method_name, symmetric, regularized, check_every):
   finished_all = jax.vmap(method.finished)
   stop_all = jax.vmap(method.stop)
 
-  def run_pool(game, slots, num_iters, max_iters, stop_gap):
+  def run_pool(game, slots, num_iters, max_iters, stop_gap, refill):
     """Pool-level round for an exact method (``game``/``slots`` batched).
 
     Each game pivots until it is finished or at ``max_iters`` (frozen by
     ``stop``, pivot by pivot: its trajectory does not depend on the pool).
     The round ends after ``num_iters`` or as soon as a quarter of the games
     that were live at its start have finished (``_EXIT_NUM / _EXIT_DEN`` of
-    them still live), so easy games are not kept waiting for hard ones;
-    then one certificate check per game.
+    them still live) and ``refill`` (games are waiting for slots), so easy
+    games are not kept waiting for hard ones; without waiting games it runs
+    until all are finished. Then one certificate check per game.
     """
     del stop_gap  # an exact method is certified at its finish
     frozen = slots.done
@@ -223,7 +224,8 @@ def _kernel(method_name, symmetric, regularized, check_every):
     def cond(c):
       state, it = c
       live = jnp.sum(~finished_all(state))
-      return (it < num_iters) & (_EXIT_DEN * live > _EXIT_NUM * live0)
+      exit_num = jnp.where(refill, _EXIT_NUM, 0)
+      return (it < num_iters) & (_EXIT_DEN * live > exit_num * live0)
 
     def body(c):
       state, it = c
@@ -248,11 +250,13 @@ def _pool_fns(method_name, symmetric, regularized, check_every):
   init, run, run_pool = _kernel(method_name, symmetric, regularized,
                                 check_every)
   if run_pool is None:
-    run_pool = jax.vmap(run, in_axes=(0, 0, None, None, 0))
+    vrun = jax.vmap(run, in_axes=(0, 0, None, None, 0))
+    run_pool = lambda game, slots, num_iters, max_iters, stop_gap, refill: (
+        vrun(game, slots, num_iters, max_iters, stop_gap))
 
   @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
-  def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, num_iters,
-           max_iters):
+  def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, refill,
+           num_iters, max_iters):
     game, scale = _make_game(pool_A, log_ref, beta, eta)
     eps = jnp.finfo(pool_A.dtype).eps
     stop_gap = jnp.maximum(0.5 * tol / scale, 8 * eps)
@@ -262,7 +266,7 @@ def _pool_fns(method_name, symmetric, regularized, check_every):
       return jnp.where(m, a, b)
     slots = jax.tree.map(pick, new, slots)
     slots = slots._replace(done=slots.done | empty)
-    slots = run_pool(game, slots, num_iters, max_iters, stop_gap)
+    slots = run_pool(game, slots, num_iters, max_iters, stop_gap, refill)
     return slots, scale
 
   @jax.jit
@@ -639,7 +643,8 @@ def _run_pool(A, lrx, lry, index, sym, regularized, method, step, beta, tol,
     if pool.slots is None:
       pool.slots = first_fn(*args)
     slots, scale = step_fn(*args, np.asarray(tol, np_dt), pool.slots, fresh,
-                           empty, num_iters=round_iters, max_iters=max_iters)
+                           empty, np.asarray(nxt < G),
+                           num_iters=round_iters, max_iters=max_iters)
     pool.slots, pool.result = slots, (slots, scale, empty)
     return True
 
