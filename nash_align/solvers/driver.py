@@ -97,6 +97,13 @@ def _support(z):
   return z > SUPPORT_THRESHOLD * jnp.max(z)
 
 
+def _keep_better(z, g, z_new, g_new):
+  """One game: ``z_new`` where its gap ``g_new`` is smaller, else ``z``."""
+  better = g_new < g
+  return (jax.tree.map(lambda a, b: jnp.where(better, a, b), z_new, z),
+          jnp.minimum(g_new, g))
+
+
 def _exact_steps(game, zs, regularized):
   """Exact steps from the candidates ``zs``: one linear solve for all of
   them (see :func:`nash_align.solvers.exact.solve_stacked`: separate solves
@@ -112,7 +119,12 @@ def _exact_steps(game, zs, regularized):
 
 
 def _kernel(method_name, symmetric, regularized, check_every):
-  """Per-game ``init`` and ``run`` for one static configuration."""
+  """Per-game ``init`` and the batched round ``run_batch`` of a configuration.
+
+  ``run_batch(game, slots, num_iters, max_iters, stop_gap, refill)`` runs one
+  round on a batch of slots: the vmapped per-game loop of a first-order
+  method, or the pool-level loop of an exact method (the simplex).
+  """
   method = METHODS[method_name]
 
   def init(game):
@@ -142,16 +154,11 @@ def _kernel(method_name, symmetric, regularized, check_every):
         if best_g is None:
           best_z, best_g = cand, g
         else:
-          better = g < best_g
-          best_z = jax.tree.map(lambda a, b: jnp.where(better, a, b),  # pylint: disable=cell-var-from-loop
-                                cand, best_z)
-          best_g = jnp.minimum(g, best_g)
+          best_z, best_g = _keep_better(best_z, best_g, cand, g)
     return best_z, best_g
 
   def run(game, slot, num_iters, max_iters, stop_gap):
     it_end = jnp.minimum(slot.iters + num_iters, max_iters)
-    if method.finished is not None and not method.exact_step:
-      return run_to_finish(game, slot, it_end, stop_gap)
 
     def cond(s):
       return (~s.done) & (s.iters < it_end)
@@ -159,10 +166,7 @@ def _kernel(method_name, symmetric, regularized, check_every):
     def body(s):
       state = jax.lax.fori_loop(
           0, every, lambda _, st: method.update(st, game), s.state)
-      z, g = check(game, state)
-      better = g < s.gap
-      z = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, s.z)
-      g = jnp.minimum(g, s.gap)
+      z, g = _keep_better(s.z, s.gap, *check(game, state))
       done = g <= stop_gap
       if method.finished is not None:
         done = done | method.finished(state)
@@ -170,29 +174,14 @@ def _kernel(method_name, symmetric, regularized, check_every):
 
     return jax.lax.while_loop(cond, body, slot)
 
-  def run_to_finish(game, slot, it_end, stop_gap):
-    # An exact method (the simplex) is not worth certifying before it says
-    # it is finished: iterate until then or the round's end, check once.
-    def cond(s):
-      state, iters = s
-      return (~slot.done) & (~method.finished(state)) & (iters < it_end)
-
-    def body(s):
-      state, iters = s
-      state = jax.lax.fori_loop(
-          0, every, lambda _, st: method.update(st, game), state)
-      return state, iters + every
-
-    state, iters = jax.lax.while_loop(cond, body, (slot.state, slot.iters))
-    z, g = check(game, state)
-    better = g < slot.gap
-    z = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, slot.z)
-    g = jnp.minimum(g, slot.gap)
-    done = slot.done | (g <= stop_gap) | method.finished(state)
-    return _Slot(state, z, g, done, iters)
-
   if method.finished is None or method.stop is None or method.exact_step:
-    return init, run, None
+    vrun = jax.vmap(run, in_axes=(0, 0, None, None, 0))
+
+    def run_vmapped(game, slots, num_iters, max_iters, stop_gap, refill):
+      del refill  # every game runs its own round
+      return vrun(game, slots, num_iters, max_iters, stop_gap)
+
+    return init, run_vmapped
 
   update_all = jax.vmap(method.update)
   finished_all = jax.vmap(method.finished)
@@ -232,27 +221,18 @@ def _kernel(method_name, symmetric, regularized, check_every):
       return jax.lax.fori_loop(0, every, pivot, state), it + every
 
     state, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
-    z, g = jax.vmap(check)(game, state)
-    better = g < slots.gap
-    z = jax.tree.map(
-        lambda a, b: jnp.where(better.reshape(better.shape + (1,) *
-                                              (a.ndim - 1)), a, b), z, slots.z)
-    g = jnp.minimum(g, slots.gap)
+    z, g = jax.vmap(_keep_better)(slots.z, slots.gap,
+                                  *jax.vmap(check)(game, state))
     done = slots.done | finished_all(state)
     return _Slot(state, z, g, done, state.count)
 
-  return init, run, run_pool
+  return init, run_pool
 
 
 @functools.lru_cache(maxsize=None)
 def _pool_fns(method_name, symmetric, regularized, check_every):
   """Jitted, vmapped pool step (refill + one round) for a configuration."""
-  init, run, run_pool = _kernel(method_name, symmetric, regularized,
-                                check_every)
-  if run_pool is None:
-    vrun = jax.vmap(run, in_axes=(0, 0, None, None, 0))
-    run_pool = lambda game, slots, num_iters, max_iters, stop_gap, refill: (
-        vrun(game, slots, num_iters, max_iters, stop_gap))
+  init, run_batch = _kernel(method_name, symmetric, regularized, check_every)
 
   @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
   def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, refill,
@@ -266,7 +246,7 @@ def _pool_fns(method_name, symmetric, regularized, check_every):
       return jnp.where(m, a, b)
     slots = jax.tree.map(pick, new, slots)
     slots = slots._replace(done=slots.done | empty)
-    slots = run_pool(game, slots, num_iters, max_iters, stop_gap, refill)
+    slots = run_batch(game, slots, num_iters, max_iters, stop_gap, refill)
     return slots, scale
 
   @jax.jit
@@ -432,10 +412,9 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
     ``NashResult(row [..., n], col [..., k], value [...], gap [...],
     iterations [...] int32, converged [...] bool)``. ``value`` is ``x^T A y``
     (the regularized objective when ``beta > 0``); ``iterations`` counts
-    the kernel's iterations (eagerly: exact simplex pivots, first-order
-    steps in whole check intervals) over all methods tried, plus HiGHS's
-    iterations for
-    games that went to the LP fallback.
+    the kernel's iterations (exact simplex pivots, first-order steps in
+    whole check intervals) over all methods tried, plus HiGHS's iterations
+    for games that went to the LP fallback.
 
   Raises:
     ValueError: bad ``A`` (NaN/inf, empty, 1x1), ``method``, ``tol``,
@@ -521,13 +500,12 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
   step = _method_step(method, step_size)
 
   def run(sym):
-    init, run_one, _ = _kernel(method, sym, regularized, check_every)
+    init, run_batch = _kernel(method, sym, regularized, check_every)
     game, scale = _make_game(flat, (lrx,) if sym else (lrx, lry),
                              jnp.asarray(beta, dt), step)
     slots = jax.vmap(init)(game)
     stop = jnp.asarray(tol, dt) / scale
-    slots = jax.vmap(run_one, in_axes=(0, 0, None, None, 0))(
-        game, slots, max_iters, max_iters, stop)
+    slots = run_batch(game, slots, max_iters, max_iters, stop, False)
     x = slots.z[0]
     y = x if sym else slots.z[1]
     return x, y, slots.gap * scale, slots.iters
@@ -710,6 +688,14 @@ def _to_simplex(p):
   return p / np.maximum(p.sum(-1, keepdims=True), np.finfo(np.float64).tiny)
 
 
+def _take_better(X, Y, gap, idx, x2, y2, g2, ok=True):
+  """In place: rows ``idx`` of ``(X, Y, gap)`` take ``(x2, y2, g2)`` where
+  ``ok`` and the new gap is smaller."""
+  better = ok & (g2 < gap[idx])
+  sel = idx[better]
+  X[sel], Y[sel], gap[sel] = x2[better], y2[better], g2[better]
+
+
 def _certifier(out_dt, beta, rx, ry):
   """``certify(A64 [h, n, k], X, Y, gi) -> (Xo, Yo, gap)`` for games ``gi``.
 
@@ -787,7 +773,8 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
     if not regularized and select_least_norm:
       X[gi], Y[gi], gap[gi], value[gi] = _least_norm_choice(
           A64, X[gi], Y[gi], gap[gi], tol,
-          lambda A_, X_, Y_, s_: certify(A_, X_, Y_, gi[s_]), sym_mask[gi])
+          lambda A_, X_, Y_, s_: certify(A_, X_, Y_, gi[s_]), sym_mask[gi],
+          scale64[gi])
     elif regularized:
       value[gi] = certificate.regularized_value(A64, X[gi], Y[gi], beta,
                                                 rx[gi], ry[gi])
@@ -799,8 +786,9 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   for method in methods:
     step = _method_step(method, step_size)
     every = METHODS[method].check_every or check_every
-    # Pool-level exact methods end a round early (half the pool finished):
-    # a long cap costs nothing; the others check every ``every`` iterations.
+    # Pool-level exact methods end a round early (a quarter of the pool
+    # finished): a long cap costs nothing; the others check every ``every``
+    # iterations.
     r_iters = round_iters if round_iters is not None else (
         16 * every if METHODS[method].stop is not None else 2 * every)
     for sym in (True, False):
@@ -813,9 +801,7 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
         xg, yg, g = _certify_and_repair(
             A64, x.copy(), y.copy(), gi, certify, scale64[gi], sym, method,
             regularized, beta, rx, ry, tol, out_dt, np_dt)
-        better = g < gap[gi]
-        X[gi[better]], Y[gi[better]], gap[gi[better]] = (
-            xg[better], yg[better], g[better])
+        _take_better(X, Y, gap, gi, xg, yg, g)
         # Certified answers are final: choose among equilibria and take the
         # value now, while the pool runs.
         ok = gap[gi] <= tol
@@ -833,10 +819,7 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   if fallback == "lp" and not regularized:
     for _, gi, A64 in pieces(np.flatnonzero(~(gap <= tol))):
       res = lp.solve_lp(A64)
-      x2, y2, g2 = certify(A64, res.row, res.col, gi)
-      better = g2 < gap[gi]
-      X[gi[better]], Y[gi[better]], gap[gi[better]] = (
-          x2[better], y2[better], g2[better])
+      _take_better(X, Y, gap, gi, *certify(A64, res.row, res.col, gi))
       its[gi] += res.iterations
 
   for _, gi, A64 in pieces(np.flatnonzero(~finalized)):
@@ -878,10 +861,7 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
           y[bad] > 1e-7 * y[bad].max(1, keepdims=True), symmetric=sym)
     if sym:  # x = y exactly on the symmetric path
       y2 = x2
-    x2, y2, g2 = certify(A64[bad], x2, y2, gi[bad])
-    better = ok & (g2 < g[bad])
-    x[bad[better]], y[bad[better]], g[bad[better]] = (
-        x2[better], y2[better], g2[better])
+    _take_better(x, y, g, bad, *certify(A64[bad], x2, y2, gi[bad]), ok)
     bad = np.flatnonzero(~(g <= polish))
     if len(bad) and not regularized and method == "simplex":
       # The float32 basis was wrong: redo the simplex in float64.
@@ -902,14 +882,11 @@ def _certify_and_repair(A64, x, y, gi, certify, scale64, sym, method,
         x2, y2, ok = host.simplex(A64[bad])
       if sym:
         y2 = x2
-      x2, y2, g2 = certify(A64[bad], x2, y2, gi[bad])
-      better = ok & (g2 < g[bad])
-      x[bad[better]], y[bad[better]], g[bad[better]] = (
-          x2[better], y2[better], g2[better])
+      _take_better(x, y, g, bad, *certify(A64[bad], x2, y2, gi[bad]), ok)
   return x, y, g
 
 
-def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
+def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask, scale):
   """Replaces certified answers at non-unique equilibria by the least-norm one.
 
   A certified ``(x, y)`` is provably the unique equilibrium when it is
@@ -919,7 +896,7 @@ def _least_norm_choice(A64, X, Y, gap, tol, certify, sym_mask):
   ``(x, y)`` contain every equilibrium's support; the least-norm
   equilibrium on them is taken when it certifies.
   """
-  scale = np.maximum(np.max(np.abs(A64), axis=(1, 2)), 1e-300)
+  scale = np.maximum(scale, 1e-300)  # max |A| per game
   ay = np.einsum("bij,bj->bi", A64, Y.astype(np.float64))
   xa = np.einsum("bi,bij->bj", X.astype(np.float64), A64)
   value = np.einsum("bi,bi->b", X.astype(np.float64), ay)
