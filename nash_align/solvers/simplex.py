@@ -24,7 +24,8 @@ reduction is von Neumann's, see Dantzig 1951). The condensed tableau is
 ``[n, k + 2]`` in the working dtype; the driver certifies the basic
 solution in float64 and, if float32 rounding misses the tolerance, redoes
 the exact step in float64 (the equalizer on the basis' support, then if
-needed the same simplex in float64 on the host,
+needed the simplex again in float64: this kernel under ``jax.enable_x64``
+for games with ``n`` or ``k >= 100``, else
 :func:`nash_align.solvers.host.simplex`).
 
 Same optax-shaped interface as :mod:`nash_align.solvers.methods`, so the
