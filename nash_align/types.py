@@ -21,11 +21,18 @@ class NashResult(NamedTuple):
     row: ``[..., n]`` row player's mixed strategy.
     col: ``[..., k]`` column player's mixed strategy.
     value: ``[...]`` game value ``row^T A col``.
-    gap: ``[...]`` duality gap ``max_i (A col)_i - min_j (row^T A)_j`` of the
-      returned strategies, computed in float64. Zero exactly at an equilibrium;
+    gap: ``[...]`` duality gap ``max_i (A col)_i - min_j (row^T A)_j`` of
+      exactly the returned strategies, as float64 arithmetic computes it (in
+      float32 programs by error-free double-float arithmetic; for the
+      KL-regularized game an upper bound). Zero exactly at an equilibrium;
       it bounds both players' exploitability.
     iterations: ``[...]`` int32 iterations (pivots for the LP reference).
-    converged: ``[...]`` bool, ``gap <= tol`` for the tolerance asked for.
+    converged: ``[...]`` bool, the certificate: ``gap <= tol`` for the
+      tolerance asked for. Callers must read it.
+    row_support: ``[..., n]`` bool, the support of ``row`` as the solver
+      certified it (the equalizer system solved on the simplex's basis;
+      entries off it are exactly zero), not a threshold on probabilities.
+    col_support: ``[..., k]`` bool, the same for ``col``.
   """
 
   row: Any  # [..., n]
@@ -34,6 +41,8 @@ class NashResult(NamedTuple):
   gap: Any  # [...] float64
   iterations: Any  # [...] int32
   converged: Any  # [...] bool
+  row_support: Any  # [..., n] bool
+  col_support: Any  # [..., k] bool
 
 
 class Estimate(NamedTuple):

@@ -168,26 +168,6 @@ def test_chunk_size_does_not_change_results(method):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_non_unique_least_norm_choice():
-  # Rock duplicated: every equilibrium splits 1/3 between the two rocks; the
-  # documented choice splits it equally (as max-entropy does).
-  rps = np.array([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
-  dup = rps[[0, 0, 1, 2]][:, [0, 0, 1, 2]]
-  res = solvers.solve(dup)
-  np.testing.assert_allclose(res.row, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-7)
-  np.testing.assert_allclose(res.col, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-7)
-  # All ties: every profile is an equilibrium; the choice is uniform.
-  res = solvers.solve(np.zeros((3, 4)))
-  np.testing.assert_allclose(res.row, np.full(3, 1 / 3), atol=1e-7)
-  np.testing.assert_allclose(res.col, np.full(4, 1 / 4), atol=1e-7)
-  # Two clones tied with each other (zero margin) that beat the rest: the
-  # equilibrium set is the segment between them; the choice is its middle.
-  m = np.array([[0., 0., .2, .4], [0., 0., .2, .4], [-.2, -.2, 0., .1],
-                [-.4, -.4, -.1, 0.]])
-  res = solvers.solve(m)
-  np.testing.assert_allclose(res.row, [.5, .5, 0, 0], atol=1e-7)
-
-
 def test_regularized_fixed_point():
   A = FAMILIES["rectangular"]
   rng = np.random.default_rng(11)
@@ -197,7 +177,8 @@ def test_regularized_fixed_point():
   # The regularized gap is quadratic in the distance to the equilibrium, so
   # a tight tol pins the strategies down: |x - x*|_1 <= sqrt(2 tol / beta),
   # and the fixed-point residual is at most (1 + |A| / beta) times that.
-  res = solvers.solve(A, beta=beta, reference=(rx, ry), tol=1e-12)
+  # (1e-10: the float32 certificate's own rounding bound is about 1e-12.)
+  res = solvers.solve(A, beta=beta, reference=(rx, ry), tol=1e-10)
   assert np.all(res.converged)
   x, y = res.row.astype(np.float64), res.col.astype(np.float64)
   def softmax(a):
@@ -209,7 +190,7 @@ def test_regularized_fixed_point():
       y, softmax(np.log(ry) - np.einsum("bi,bij->bj", x, A) / beta), atol=1e-5)
   # Symmetric regularized game (skew A, one reference): x = y, value 0.
   M = FAMILIES["margin"]
-  res = solvers.solve(M, beta=0.05, tol=1e-12)
+  res = solvers.solve(M, beta=0.05, tol=1e-10)
   assert np.all(res.converged)
   np.testing.assert_array_equal(res.row, res.col)
   xs = res.row.astype(np.float64)
@@ -282,79 +263,6 @@ def test_solve_lp_bad_input(A, match):
     solvers.solve_lp(np.eye(2), tol=-1.0)
 
 
-@pytest.mark.parametrize("family", ["tournament", "rectangular", "degenerate"])
-def test_host_float64_simplex_repair_path(family):
-  from nash_align.solvers import host  # pylint: disable=g-import-not-at-top
-  A = FAMILIES[family]
-  x, y, ok = host.simplex(A)
-  assert np.all(ok)
-  np.testing.assert_allclose(solvers.duality_gap(A, x, y), 0.0, atol=1e-12)
-  np.testing.assert_allclose(np.einsum("bi,bij,bj->b", x, A, y),
-                             solvers.solve_lp(A).value, atol=1e-12)
-
-
-@pytest.mark.parametrize("symmetric", [True, False])
-def test_host_equalizer_on_lp_supports(symmetric):
-  """The float64 equalizer (one padded batched solve over mixed support
-  sizes) recovers HiGHS's equilibrium from its support; a wrong support and
-  a singular one are flagged, not returned."""
-  from nash_align.solvers import host  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(11)
-  if symmetric:  # odd tournaments: unique equilibrium
-    A = _tournaments(5, 40, 7)
-  else:  # generic games: unique equilibrium, supports of several sizes
-    A = rng.normal(size=(40, 6, 6))
-  ref = solvers.solve_lp(A)
-  rows = ref.row > 1e-9
-  cols = ref.col > 1e-9
-  assert len(np.unique(rows.sum(1))) > 1  # mixed sizes in one batch
-  x, y, ok = host.equalizer(A, rows, cols, symmetric=symmetric)
-  assert np.all(ok)
-  np.testing.assert_allclose(x, ref.row, atol=1e-9)
-  np.testing.assert_allclose(y, ref.row if symmetric else ref.col, atol=1e-9)
-  np.testing.assert_allclose(solvers.duality_gap(A, x, y), 0.0, atol=1e-12)
-  # Support sizes that differ, and a singular system (two equal rows and
-  # columns on the support), give ok=False.
-  bad_rows = rows.copy()
-  bad_rows[0] = True
-  B = np.array([[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
-  _, _, ok2 = host.equalizer(np.concatenate([A[:1, :3, :3], B]),
-                             np.array([[True, True, False]] * 2),
-                             np.array([[True, False, True],
-                                       [True, True, False]]))
-  assert not ok2[1]
-  _, _, ok3 = host.equalizer(A[:1], bad_rows[:1], cols[:1])
-  assert not ok3[0] or cols[0].all()
-
-
-@pytest.mark.parametrize("jax_repair", [True, False])
-def test_wrong_float32_basis_is_resolved_in_float64(monkeypatch, jax_repair):
-  """A float32 simplex answer on the wrong support (here a pure strategy)
-  that the float64 equalizer cannot fix is re-solved in float64 (the
-  jitted simplex under x64 for large games, numpy's below), and certified."""
-  from nash_align.solvers import driver  # pylint: disable=g-import-not-at-top
-  monkeypatch.setattr(driver, "_JAX_REPAIR_MIN_SIZE", 2 if jax_repair else 99)
-  A = _tournaments(3, 6, 7)
-  calls = []
-  real_solve = driver.solve
-  def spy(*args, **kwargs):
-    calls.append(np.asarray(args[0]).dtype)
-    return real_solve(*args, **kwargs)
-  monkeypatch.setattr(driver, "solve", spy)
-  wrong = np.zeros((6, 7))
-  wrong[:, 0] = 1.0
-  uniform = np.full((6, 7), 1 / 7)
-  certify = driver._certifier(np.dtype(np.float32), 0.0, uniform, uniform)
-  x, y, g = driver._certify_and_repair(
-      A, wrong.copy(), wrong.copy(), np.arange(6), certify, np.ones(6), True,
-      "simplex", False, 0.0, uniform, uniform, 1e-6, np.dtype(np.float32),
-      np.float32)
-  assert calls == ([np.float64] if jax_repair else [])
-  assert np.all(g <= 1e-6)
-  np.testing.assert_allclose(x, solvers.solve_lp(A).row, atol=1e-6)
-  np.testing.assert_array_equal(x, y)
-
-
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU LAPACK only")
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("beta", [0.0, 0.1])
@@ -365,8 +273,8 @@ def test_one_lapack_solve_per_check(symmetric, beta):
   pool on a 2-core machine (jaxlib 0.10 ``ParallelBatchMap``).
   """
   import re  # pylint: disable=import-outside-toplevel
-  from nash_align.solvers import driver  # pylint: disable=import-outside-toplevel
-  step, first = driver._pool_fns("mirror_prox", symmetric, beta > 0, 16)  # pylint: disable=protected-access
+  from nash_align.solvers import kernel  # pylint: disable=import-outside-toplevel
+  step, first = kernel.pool_fns("mirror_prox", symmetric, beta > 0, 16)
   P, n = 8, 5
   A = np.zeros((P, n, n), np.float32)
   lx = np.zeros((P, n), np.float32)

@@ -230,7 +230,9 @@ def _equilibrium(P, payoff) -> tuple[NashResult, np.ndarray]:
   value = np.einsum("...i,...ij,...j->...", row, A, col)
   return NashResult(row=row, col=col, value=value, gap=gap,
                     iterations=np.asarray(res.iterations),
-                    converged=np.asarray(res.converged)), gap
+                    converged=np.asarray(res.converged),
+                    row_support=np.asarray(res.row_support)[..., :n],
+                    col_support=np.asarray(res.col_support)[..., :n]), gap
 
 
 # -------------------------------------------------------------- analysis

@@ -35,7 +35,6 @@ from nash_align import bradley_terry
 from nash_align import social_choice
 from nash_align import solvers
 from nash_align.nlhf import policy as policy_lib
-from nash_align.solvers import host as solver_host
 from nash_align.types import Estimate
 
 __all__ = (
@@ -192,6 +191,46 @@ def rlhf_optimum(P, reference, tau, reward=None):
   return pi / pi.sum(-1, keepdims=True)
 
 
+def _newton_float64(A, x, y, beta, ref_row, ref_col, num_steps=4):
+  """Float64 Newton steps on the regularized fixed point (batched).
+
+  The map of :func:`nash_align.solvers.exact.newton_regularized`:
+  ``x = softmax(log rho_x + A y / beta)``, ``y = softmax(log rho_y - A^T x /
+  beta)``. Returns ``(x [G, n], y [G, k])``.
+  """
+  A = np.asarray(A, np.float64)
+  G, n, k = A.shape
+  b = np.asarray(beta, np.float64).reshape(-1, 1, 1) * np.ones((G, 1, 1))
+  lrx = np.log(np.asarray(ref_row, np.float64))
+  lry = np.log(np.asarray(ref_col, np.float64))
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y, np.float64)
+  eye = np.eye(n + k)
+  tiny = np.finfo(np.float64).tiny
+
+  def softmax(a):
+    a = a - a.max(-1, keepdims=True)
+    e = np.exp(a)
+    return e / e.sum(-1, keepdims=True)
+
+  for _ in range(num_steps):  # a fixed, small number of steps
+    sx = softmax(lrx + np.einsum("gij,gj->gi", A, y) / b[:, :, 0])
+    sy = softmax(lry - np.einsum("gi,gij->gj", x, A) / b[:, :, 0])
+    G_ = np.concatenate([x - sx, y - sy], axis=1)
+    dx = np.einsum("gi,ij->gij", sx, np.eye(n)) - sx[:, :, None] * sx[:, None]
+    dy = np.einsum("gi,ij->gij", sy, np.eye(k)) - sy[:, :, None] * sy[:, None]
+    J = np.tile(eye, (G, 1, 1))
+    J[:, :n, n:] = -dx @ A / b
+    J[:, n:, :n] = dy @ np.swapaxes(A, 1, 2) / b
+    d = np.linalg.solve(J, -G_[..., None])[..., 0]
+    x = np.maximum(x + d[:, :n], tiny)
+    y = np.maximum(y + d[:, n:], tiny)
+    x /= x.sum(-1, keepdims=True)
+    y /= y.sum(-1, keepdims=True)
+  return x, y
+
+
+
 def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
   r"""KL-regularized Nash equilibrium of the preference game (one batched solve).
 
@@ -232,7 +271,7 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
   col = np.asarray(res.col, np.float64)
   row, col = (s / s.sum(-1, keepdims=True) for s in (row, col))
   gap = solvers.regularized_duality_gap(A, row, col, float(tau), mu, mu)
-  x2, y2 = solver_host.newton_regularized(A, row, col, float(tau), mu, mu)
+  x2, y2 = _newton_float64(A, row, col, float(tau), mu, mu)
   g2 = solvers.regularized_duality_gap(A, x2, y2, float(tau), mu, mu)
   better = g2 < gap
   row = np.where(better[:, None], x2, row)

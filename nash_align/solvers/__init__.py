@@ -1,17 +1,19 @@
 """Certified solvers for zero-sum matrix games (knows nothing of preferences).
 
-``solve`` (batched, jit/vmap-compatible, certified) drives the first-order
-methods of :data:`METHODS` with an exact step on the identified support;
-``solve_lp`` is the HiGHS reference; ``duality_gap`` and
-``regularized_duality_gap`` are the float64 certificates.
+``solve`` (batched; the same certified kernel eagerly and under
+jit/vmap/sharding) runs the simplex or the first-order methods of
+:data:`METHODS`, then certifies every answer in the graph (double-float
+duality gap, refined support system); ``solve_lp`` is the HiGHS reference;
+``duality_gap`` and ``regularized_duality_gap`` are the float64 host
+certificates.
 """
 
 from nash_align.solvers.certificate import duality_gap
 from nash_align.solvers.certificate import regularized_duality_gap
-from nash_align.solvers.driver import AUTO_METHODS
-from nash_align.solvers.driver import METHODS
-from nash_align.solvers.driver import default_chunk_size
-from nash_align.solvers.driver import solve
+from nash_align.solvers.kernel import METHODS
+from nash_align.solvers.solve import AUTO_METHODS
+from nash_align.solvers.solve import default_chunk_size
+from nash_align.solvers.solve import solve
 from nash_align.solvers.lp import solve_lp
 from nash_align.types import NashResult
 

@@ -88,6 +88,8 @@ def solve_lp(A, tol: float = 1e-9) -> NashResult:
       gap=gap.reshape(batch),
       iterations=its.reshape(batch),
       converged=(gap <= tol).reshape(batch),
+      row_support=(rows > 0).reshape(batch + (n,)),
+      col_support=(cols > 0).reshape(batch + (k,)),
   )
 
 

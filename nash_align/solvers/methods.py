@@ -3,7 +3,7 @@
 Every method is a pair of pure functions ``init(game) -> state`` and
 ``update(state, game) -> state`` on a single game (``A`` ``[n, k]``), plus
 ``candidates(state)``: the strategy profiles worth certifying (last and/or
-average iterate). The driver in :mod:`nash_align.solvers.driver` vmaps them
+average iterate). The kernel in :mod:`nash_align.solvers.kernel` vmaps them
 over games and runs them in ``lax.while_loop`` with a certificate check.
 
 A profile ``z`` is a tuple of strategies, one per player: ``(x [n], y [k])``
@@ -63,8 +63,11 @@ def _tmap(f, *trees):
   return tuple(f(*leaves) for leaves in zip(*trees))
 
 
-def _center(l):
-  return l - jnp.max(l)
+def normalize(p):
+  """``p`` clipped at 0 and scaled to sum 1 (uniform if nothing is left)."""
+  p = jnp.maximum(p, 0.0)
+  s = jnp.sum(p)
+  return jnp.where(s > 0, p / jnp.where(s > 0, s, 1.0), 1.0 / p.shape[0])
 
 
 def _softmax(l):
@@ -134,6 +137,12 @@ class Method(NamedTuple):
       loop. Methods with ``finished`` and ``stop`` (and no exact step) are
       run to the finish by the pool, which ends a round early once a
       quarter of its games have finished.
+    support: optional ``state -> (rows [n], cols [k])`` bool: the support the
+      method has identified (the simplex's basis); otherwise the driver
+      takes it from the best iterate.
+    reinvert: optional ``(state, game) -> state`` that recomputes the
+      method's state from the game's data (the simplex's tableau from its
+      basis), so it can go on after its answer failed the certificate.
   """
 
   init: Callable[..., Any]
@@ -146,6 +155,8 @@ class Method(NamedTuple):
   check_every: Any = None
   finished: Any = None
   stop: Any = None
+  support: Any = None
+  reinvert: Any = None
 
 
 # ----------------------------------------------------------------------------

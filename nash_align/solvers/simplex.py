@@ -21,12 +21,11 @@ weights started at the exact steepest-edge norms and updated from the pivot
 row, so pricing needs no pass over the tableau), the textbook
 ratio test (Dantzig, "Linear programming and extensions", 1963; the game/LP
 reduction is von Neumann's, see Dantzig 1951). The condensed tableau is
-``[n, k + 2]`` in the working dtype; the driver certifies the basic
-solution in float64 and, if float32 rounding misses the tolerance, redoes
-the exact step in float64 (the equalizer on the basis' support, then if
-needed the simplex again in float64: this kernel under ``jax.enable_x64``
-for games with ``n`` or ``k >= 100``, else
-:func:`nash_align.solvers.host.simplex`).
+``[n, k + 2]`` in the working dtype. The kernel certifies the basis'
+equalizer system with refined double-float residuals
+(:mod:`nash_align.solvers.refine`); if a float32 basis only looked optimal,
+:func:`reinvert` rebuilds the tableau from the basis and
+:func:`dual_update` removes the perturbation's infeasibility.
 
 Same optax-shaped interface as :mod:`nash_align.solvers.methods`, so the
 driver vmaps it, runs it in its ``while_loop`` and streams it through the
@@ -38,8 +37,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nash_align.solvers.exact import _normalize  # pylint: disable=protected-access
+from nash_align.solvers import compensated as cp
+from nash_align.solvers import linalg
 from nash_align.solvers.methods import Method
+from nash_align.solvers.methods import normalize
 
 _REDUCED_COST_TOL = 1e-6  # relative to payoffs scaled to max |A| = 1
 _PIVOT_TOL = 1e-6
@@ -105,9 +106,7 @@ def simplex() -> Method:
     Ap = A - jnp.min(A) + 1.0
     # Perturbed right-hand side for the ratio test (anti-cycling on the
     # very degenerate LPs of tournaments), and the true one carried along.
-    golden = 0.6180339887498949
-    frac = jnp.mod(jnp.arange(1, n + 1, dtype=A.dtype) * golden, 1.0)
-    b_pert = 1.0 + _PERTURBATION * (0.5 + frac)
+    b_pert = _perturbed_rhs(n, A.dtype)
     T = jnp.concatenate([Ap, b_pert[:, None], jnp.ones((n, 1), A.dtype)],
                         axis=1)
     r = jnp.concatenate([-jnp.ones((k,), A.dtype), jnp.zeros((2,), A.dtype)])
@@ -133,27 +132,7 @@ def simplex() -> Method:
     ratio = jnp.where(valid, rhs / jnp.where(valid, col, 1.0), jnp.inf)
     i = _argmin(ratio)
     go = improving & jnp.any(valid) & ~state.optimal
-    p = jnp.where(go, col[i], 1.0)
-    row = jnp.take(T, i, axis=0) / p
-    is_i = jnp.arange(n) == i
-    is_j = jnp.arange(k + 2) == j
-    is_jk = jnp.arange(k) == j
-    g = go.astype(T.dtype)
-    # Rank-1 update (row i becomes row / p), the pivot column replaced by
-    # -col / p (1 / p in row i): one fused pass, masked by ``go``.
-    new_col = jnp.where(is_i, 1.0 / p, -col / p)
-    a = g * jnp.where(is_i, col - 1.0, col)
-    T_new = jnp.where(is_j[None, :] & go, new_col[:, None],
-                      T - a[:, None] * row[None, :])
-    r_new = jnp.where(is_j & go, -r[j] / p, r - (g * r[j]) * row)
-    w_j = state.weights[j]
-    weights = jnp.where(is_jk, jnp.maximum(w_j / (p * p), 1.0),
-                        jnp.maximum(state.weights, jnp.square(row[:k]) * w_j))
-    weights = jnp.where(go, weights, state.weights)
-    rl = jnp.where(is_i & go, state.col_label[j], state.row_label)
-    cl = jnp.where(is_jk & go, state.row_label[i], state.col_label)
-    return SimplexState(state.count + go.astype(jnp.int32), T_new, r_new,
-                        rl, cl, state.optimal | ~go, weights)
+    return _pivot(state, i, j, go)
 
   def candidates(state):
     n = state.tableau.shape[0]
@@ -167,7 +146,7 @@ def simplex() -> Method:
     u = jnp.zeros((n,), dt).at[jnp.where(state.col_label >= k,
                                          state.col_label - k, n)].set(
                                              state.objective[:k], mode="drop")
-    return ((_normalize(u), _normalize(w)),)
+    return ((normalize(u), normalize(w)),)
 
   def finished(state):
     return state.optimal
@@ -175,9 +154,133 @@ def simplex() -> Method:
   def stop(state, mask):
     return state._replace(optimal=state.optimal | mask)
 
+  def support(state):
+    """The basis' supports: rows whose slack is nonbasic, basic columns."""
+    n = state.tableau.shape[0]
+    k = state.tableau.shape[1] - 2
+    rows = jnp.zeros((n,), bool).at[jnp.where(
+        state.col_label >= k, state.col_label - k, n)].set(True, mode="drop")
+    cols = jnp.zeros((k,), bool).at[jnp.where(
+        state.row_label < k, state.row_label, k)].set(True, mode="drop")
+    return rows, cols
+
   return Method(init, update, candidates, 1.0, False, "dense simplex",
                 exact_step=False, check_every=8, finished=finished,
-                stop=stop)
+                stop=stop, support=support, reinvert=reinvert)
 
 
-__all__ = ("SimplexState", "simplex")
+def _pivot(state, i, j, go):
+  """Tucker pivot on ``(i, j)`` where ``go`` (else only ``optimal`` is set)."""
+  T, r = state.tableau, state.objective
+  n = T.shape[0]
+  k = T.shape[1] - 2
+  col = jnp.take(T, j, axis=1)
+  p = jnp.where(go, col[i], 1.0)
+  row = jnp.take(T, i, axis=0) / p
+  is_i = jnp.arange(n) == i
+  is_j = jnp.arange(k + 2) == j
+  is_jk = jnp.arange(k) == j
+  g = go.astype(T.dtype)
+  # Rank-1 update (row i becomes row / p), the pivot column replaced by
+  # -col / p (1 / p in row i): one fused pass, masked by ``go``.
+  new_col = jnp.where(is_i, 1.0 / p, -col / p)
+  a = g * jnp.where(is_i, col - 1.0, col)
+  T_new = jnp.where(is_j[None, :] & go, new_col[:, None],
+                    T - a[:, None] * row[None, :])
+  r_new = jnp.where(is_j & go, -r[j] / p, r - (g * r[j]) * row)
+  w_j = state.weights[j]
+  weights = jnp.where(is_jk, jnp.maximum(w_j / (p * p), 1.0),
+                      jnp.maximum(state.weights, jnp.square(row[:k]) * w_j))
+  weights = jnp.where(go, weights, state.weights)
+  rl = jnp.where(is_i & go, state.col_label[j], state.row_label)
+  cl = jnp.where(is_jk & go, state.row_label[i], state.col_label)
+  return SimplexState(state.count + go.astype(jnp.int32), T_new, r_new,
+                      rl, cl, state.optimal | ~go, weights)
+
+
+def dual_update(state):
+  """One dual simplex pivot on the TRUE right-hand side.
+
+  The primal pivots run on a perturbed right-hand side; their optimal basis
+  can be slightly infeasible for the true one. Dual pivots keep the reduced
+  costs non-negative and remove the infeasibility (Lemke, Naval Res.
+  Logist. Q. 1954): the leaving row has the most negative true
+  right-hand side, the entering column the smallest ``r_j / |T_ij|`` over
+  ``T_ij < 0``. Sets ``optimal`` when the basis is feasible.
+  """
+  T, r = state.tableau, state.objective
+  k = T.shape[1] - 2
+  rhs = T[:, k + 1]
+  i = _argmin(rhs)
+  row = T[i, :k]
+  valid = row < -_PIVOT_TOL
+  ratio = jnp.where(valid, jnp.maximum(r[:k], 0.0) / jnp.where(valid, -row,
+                                                               1.0), jnp.inf)
+  j = _argmin(ratio)
+  go = (rhs[i] < 0) & jnp.any(valid) & ~state.optimal
+  return _pivot(state, i, j, go)
+
+
+def _perturbed_rhs(n, dtype):
+  # Distinct perturbations in [0.5, 1.5] * _PERTURBATION (golden-ratio
+  # sequence): anti-cycling on the very degenerate LPs of tournaments.
+  golden = 0.6180339887498949
+  frac = jnp.mod(jnp.arange(1, n + 1, dtype=dtype) * golden, 1.0)
+  return 1.0 + _PERTURBATION * (0.5 + frac)
+
+
+def _refined_solve(Minv, M, b, steps=2):
+  """``M z = b`` from an approximate inverse, refined with double-float
+  residuals (``M`` ``[N, N]`` exact in the working dtype)."""
+  z_hi = Minv @ b
+  z_lo = jnp.zeros_like(z_hi)
+  for _ in range(steps):
+    p_hi, p_lo = cp.matvec(M, z_hi, z_lo)
+    r_hi, r_lo = cp.add(b, jnp.zeros_like(b), -p_hi, -p_lo)
+    d = Minv @ (r_hi + r_lo)
+    z_hi, z_lo = cp.add(z_hi, z_lo, d, jnp.zeros_like(d))
+  return z_hi + z_lo
+
+
+def reinvert(state, game):
+  """Recomputes the tableau of the current basis from the game's data.
+
+  A float32 tableau drifts over hundreds of pivots, and the simplex can stop
+  at a basis that only looks optimal. The tableau ``B^{-1} [N, b]`` is
+  rebuilt from a fresh inverse of the basis matrix ``B``; the right-hand
+  sides and the duals, which decide feasibility and optimality, are refined
+  with double-float residuals, and the reduced costs ``c_N - N^T pi``
+  computed with error-free products (the reinversion of revised simplex
+  codes; Chvatal, "Linear Programming", 1983, ch. 24). Pivoting then goes on
+  from the exact basis. Devex weights restart at the steepest-edge norms.
+  """
+  T0 = state.tableau
+  n = T0.shape[0]
+  k = T0.shape[1] - 2
+  A = game.A
+  dt = A.dtype
+  Ap = A - jnp.min(A) + 1.0
+  F = jnp.concatenate([Ap, jnp.eye(n, dtype=dt)], axis=1)  # [n, k + n]
+  Bm = F[:, state.row_label]
+  N = F[:, state.col_label]
+  Binv = linalg.inverse(Bm)
+  b_pert = _perturbed_rhs(n, dt)
+  ones = jnp.ones((n,), dt)
+  T = jnp.concatenate([Binv @ N, _refined_solve(Binv, Bm, b_pert)[:, None],
+                       _refined_solve(Binv, Bm, ones)[:, None]], axis=1)
+  c = jnp.concatenate([-jnp.ones((k,), dt), jnp.zeros((n,), dt)])
+  c_B = c[state.row_label]
+  pi = _refined_solve(Binv.T, Bm.T, c_B)  # duals: B^T pi = c_B
+  rn_hi, rn_lo = cp.vecmat(pi, N)
+  r_N = (c[state.col_label] - rn_hi) - rn_lo
+  r_b = jnp.stack([-jnp.sum(c_B * T[:, k]), -jnp.sum(c_B * T[:, k + 1])])
+  r = jnp.concatenate([r_N, r_b])
+  ok = jnp.all(jnp.isfinite(T)) & jnp.all(jnp.isfinite(r))
+  weights = 1.0 + jnp.sum(jnp.square(T[:, :k]), axis=0)
+  new = state._replace(tableau=T, objective=r, weights=weights,
+                       optimal=jnp.zeros((), bool))
+  # A singular basis matrix (float32 breakdown) keeps the old state.
+  return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state)
+
+
+__all__ = ("SimplexState", "dual_update", "reinvert", "simplex")

@@ -1,0 +1,371 @@
+"""The device kernel: one game's method loop, certificate and repair, vmapped.
+
+Written for one game and vmapped over games (the same code under ``jit``,
+``vmap``, sharding, and in the eager scheduler's pools):
+
+1. A method from :data:`METHODS` iterates in the working dtype (float32, or
+   float64 with x64 on) inside ``lax.while_loop``: a first-order method
+   (:mod:`nash_align.solvers.methods`, with an exact step on the support its
+   iterate identifies every ``check_every`` iterations) or the dense simplex
+   (:mod:`nash_align.solvers.simplex`, exact in finitely many pivots).
+2. :func:`finalize` certifies the answer on the original payoffs
+   (:mod:`nash_align.solvers.refine`): for ``beta = 0`` the candidate's own
+   double-float gap, and if that misses ``tol`` the equalizer system on the
+   identified support (the simplex's basis) solved with mixed-precision
+   refinement; for ``beta > 0`` a double-float bound of the regularized gap.
+3. A simplex answer that still misses is repaired by :func:`repair`: the
+   tableau is rebuilt from the basis (reinversion), primal pivots go on, dual
+   pivots remove the perturbation's infeasibility, and (2) runs again; at most
+   :data:`REPAIR_ROUNDS` times.
+
+A game whose answer is not certified keeps ``certified=False``: never a wrong
+answer silently.
+"""
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from nash_align.solvers import exact
+from nash_align.solvers import refine
+from nash_align.solvers import simplex as simplex_lib
+from nash_align.solvers.methods import FIRST_ORDER_METHODS
+from nash_align.solvers.methods import Game
+
+# Every method by name: the first-order family plus the exact dense simplex.
+METHODS = dict(sorted({**FIRST_ORDER_METHODS,
+                       "simplex": simplex_lib.simplex()}.items()))
+
+DEFAULT_MAX_ITERS = 2000
+DEFAULT_CHECK_EVERY = 16
+REPAIR_ROUNDS = 3
+_EXIT_NUM, _EXIT_DEN = 3, 4  # a simplex round ends when 1/4 has finished
+SUPPORT_THRESHOLD = 1e-3  # first-order support guess: z_i > threshold max(z)
+
+
+class _Slot(NamedTuple):
+  state: Any  # method state
+  z: Any  # best profile so far
+  gap: jax.Array  # [] its gap (scaled payoff units, working dtype)
+  done: jax.Array  # [] bool, certified to the stop gap
+  iters: jax.Array  # [] int32
+
+
+def _support(z):
+  return z > SUPPORT_THRESHOLD * jnp.max(z)
+
+
+def _keep_better(z, g, z_new, g_new):
+  """One game: ``z_new`` where its gap ``g_new`` is smaller, else ``z``."""
+  better = g_new < g
+  return (jax.tree.map(lambda a, b: jnp.where(better, a, b), z_new, z),
+          jnp.minimum(g_new, g))
+
+
+def _exact_steps(game, zs, regularized):
+  """Exact steps from the candidates ``zs``: one linear solve for all of
+  them (see :func:`nash_align.solvers.exact.solve_stacked`: separate solves
+  can deadlock XLA's CPU thread pool)."""
+  if regularized:
+    return exact.newton_regularized_many(game, zs)
+  if len(zs[0]) == 1:
+    res = exact.equalizers_symmetric(game.A, [_support(z[0]) for z in zs])
+    return [(x,) for x, _ in res]
+  res = exact.equalizers_general(
+      game.A, [(_support(z[0]), _support(z[1])) for z in zs])
+  return [(x, y) for x, y, _ in res]
+
+
+def method_kernel(method_name, symmetric, regularized, check_every):
+  """Per-game ``init`` and the batched round ``run_batch`` of a configuration.
+
+  ``run_batch(game, slots, num_iters, max_iters, stop_gap, refill)`` runs one
+  round on a batch of slots: the vmapped per-game loop of a first-order
+  method, or the pool-level loop of an exact method (the simplex).
+  """
+  method = METHODS[method_name]
+
+  def init(game):
+    state = method.init(game, symmetric)
+    z = method.candidates(state)[0]
+    if symmetric and len(z) == 2:
+      z = (z[1],)
+    return _Slot(state, z, jnp.asarray(jnp.inf, game.A.dtype),
+                 jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+
+  every = method.check_every or check_every
+
+  def check(game, state):
+    best_z, best_g = None, None
+    zs = []
+    for z in method.candidates(state):
+      if symmetric and len(z) == 2:
+        z = (z[1],)
+      zs.append(z)
+    exact_zs = (_exact_steps(game, zs, regularized) if method.exact_step
+                else [None] * len(zs))
+    for z, ez in zip(zs, exact_zs):
+      cands = (z, ez) if method.exact_step else (z,)
+      for cand in cands:
+        g = exact.gap(game, cand, regularized)
+        g = jnp.where(jnp.isfinite(g), g, jnp.inf)
+        if best_g is None:
+          best_z, best_g = cand, g
+        else:
+          best_z, best_g = _keep_better(best_z, best_g, cand, g)
+    return best_z, best_g
+
+  def run(game, slot, num_iters, max_iters, stop_gap):
+    it_end = jnp.minimum(slot.iters + num_iters, max_iters)
+
+    def cond(s):
+      return (~s.done) & (s.iters < it_end)
+
+    def body(s):
+      state = jax.lax.fori_loop(
+          0, every, lambda _, st: method.update(st, game), s.state)
+      z, g = _keep_better(s.z, s.gap, *check(game, state))
+      done = g <= stop_gap
+      if method.finished is not None:
+        done = done | method.finished(state)
+      return _Slot(state, z, g, done, s.iters + every)
+
+    return jax.lax.while_loop(cond, body, slot)
+
+  if method.finished is None or method.stop is None or method.exact_step:
+    vrun = jax.vmap(run, in_axes=(0, 0, None, None, 0))
+
+    def run_vmapped(game, slots, num_iters, max_iters, stop_gap, refill):
+      del refill  # every game runs its own round
+      return vrun(game, slots, num_iters, max_iters, stop_gap)
+
+    return init, run_vmapped
+
+  update_all = jax.vmap(method.update)
+  finished_all = jax.vmap(method.finished)
+  stop_all = jax.vmap(method.stop)
+
+  def run_pool(game, slots, num_iters, max_iters, stop_gap, refill):
+    """Pool-level round for an exact method (``game``/``slots`` batched).
+
+    Each game pivots until it is finished or at ``max_iters`` (frozen by
+    ``stop``, pivot by pivot: its trajectory does not depend on the pool).
+    The round ends after ``num_iters`` or as soon as a quarter of the games
+    that were live at its start have finished (``_EXIT_NUM / _EXIT_DEN`` of
+    them still live) and ``refill`` (games are waiting for slots), so easy
+    games are not kept waiting for hard ones; without waiting games it runs
+    until all are finished. Then one certificate check per game.
+    """
+    del stop_gap  # an exact method is certified at its finish
+    frozen = slots.done
+
+    def freeze(state):
+      return stop_all(state, frozen | (state.count >= max_iters))
+
+    def pivot(_, state):
+      return freeze(update_all(state, game))
+
+    state = freeze(slots.state)
+    live0 = jnp.sum(~finished_all(state))
+
+    def cond(c):
+      state, it = c
+      live = jnp.sum(~finished_all(state))
+      exit_num = jnp.where(refill, _EXIT_NUM, 0)
+      return (it < num_iters) & (_EXIT_DEN * live > exit_num * live0)
+
+    def body(c):
+      state, it = c
+      return jax.lax.fori_loop(0, every, pivot, state), it + every
+
+    state, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
+    z, g = jax.vmap(_keep_better)(slots.z, slots.gap,
+                                  *jax.vmap(check)(game, state))
+    done = slots.done | finished_all(state)
+    return _Slot(state, z, g, done, state.count)
+
+  return init, run_pool
+
+
+@functools.lru_cache(maxsize=None)
+def pool_fns(method_name, symmetric, regularized, check_every):
+  """Jitted pool step (refill + one round) of a configuration, and the
+  jitted first slots: ``step(...) -> (slots, scale, rows, cols)``."""
+  init, run_batch = method_kernel(method_name, symmetric, regularized,
+                                  check_every)
+
+  @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
+  def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, refill,
+           num_iters, max_iters):
+    game, scale = make_game(pool_A, log_ref, beta, eta)
+    eps = jnp.finfo(pool_A.dtype).eps
+    stop_gap = jnp.maximum(0.5 * tol / scale, 8 * eps)
+    new = jax.vmap(init)(game)
+    def pick(a, b):
+      m = fresh.reshape(fresh.shape + (1,) * (a.ndim - 1))
+      return jnp.where(m, a, b)
+    slots = jax.tree.map(pick, new, slots)
+    slots = slots._replace(done=slots.done | empty)
+    slots = run_batch(game, slots, num_iters, max_iters, stop_gap, refill)
+    rows, cols = jax.vmap(functools.partial(supports, method_name, symmetric))(
+        slots)
+    return slots, scale, rows, cols
+
+  @jax.jit
+  def first(pool_A, log_ref, beta, eta):
+    return jax.vmap(init)(make_game(pool_A, log_ref, beta, eta)[0])
+
+  return step, first
+
+
+def make_game(A, log_ref, beta, step):
+  """Scaled batched ``Game`` ``[B, ...]`` and the scales ``[B]``."""
+  scale = jnp.max(jnp.abs(A), axis=(-2, -1))
+  scale = jnp.where(scale > 0, scale, 1.0)
+  beta_s = beta / scale
+  return Game(A / scale[:, None, None], log_ref, beta_s,
+              jnp.full_like(scale, step)), scale
+
+
+def supports(method_name, symmetric, slot):
+  """``(rows [n], cols [k])`` bool: the support a method identified.
+
+  The simplex's optimal basis (on the symmetric path the basic columns for
+  both players), otherwise the best iterate's entries above
+  ``SUPPORT_THRESHOLD`` of its largest. Only a guess: :func:`finalize`
+  certifies what is solved on it.
+  """
+  method = METHODS[method_name]
+  if method.support is not None:
+    rows, cols = method.support(slot.state)
+    return (cols, cols) if symmetric else (rows, cols)
+  z = slot.z
+  if symmetric:
+    s = _support(z[0])
+    return s, s
+  return _support(z[0]), _support(z[1])
+
+
+def finalize(A, z, rows, cols, log_ref, *, symmetric, regularized, beta, tol):
+  """Certified answer for ONE game from a method's candidate ``z``.
+
+  Args:
+    A: ``[n, k]`` payoff in the working dtype, unscaled.
+    z: candidate profile ``(x,)`` (symmetric) or ``(x, y)``.
+    rows: ``[n]`` bool support guess of the row player.
+    cols: ``[k]`` bool support guess of the column player.
+    log_ref: ``(log rho_x,)`` or ``(log rho_x, log rho_y)``.
+    symmetric: static, the symmetric path (``x = y``).
+    regularized: static, ``beta > 0``.
+    beta: KL strength (unscaled).
+    tol: gap tolerance.
+
+  Returns:
+    :class:`nash_align.solvers.refine.Certified`.
+  """
+  x = z[0]
+  y = z[0] if symmetric else z[1]
+  if regularized:
+    lr = log_ref[0]
+    lc = log_ref[0] if symmetric else log_ref[1]
+    x = refine.sum_to_one(x)
+    y = x if symmetric else refine.sum_to_one(y)
+    raw = refine.certify_regularized(A, x, y, beta, lr, lc, tol)
+    x2, y2 = refine.newton_regularized(A, x, y, beta, lr, lc, symmetric)
+    polished = refine.certify_regularized(A, x2, y2, beta, lr, lc, tol)
+    return _keep_certified(raw, polished)
+  raw = refine.certify_candidate(A, x, y, tol)
+  if symmetric:
+    solved = refine.refine_symmetric(A, cols, tol)
+  else:
+    solved = refine.refine_general(A, rows, cols, tol)
+  # The solved system's answer comes with an exact support; the raw
+  # candidate is kept only when it certifies and the system does not.
+  use_raw = raw.certified & ~solved.certified
+  use_raw = use_raw | (~solved.certified & ~raw.certified
+                       & (raw.gap < solved.gap))
+  return jax.tree.map(lambda a, b: jnp.where(use_raw, a, b), raw, solved)
+
+
+def _keep_certified(old, new):
+  """The new answer where it certifies, or neither does and its gap is less."""
+  take = (new.certified & ~old.certified) | (
+      (new.certified == old.certified) & (new.gap < old.gap))
+  return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
+
+
+def repair(A, game, state, cert, max_iters, *, symmetric, tol):
+  """Reinvert-and-continue rounds of the simplex for ONE uncertified game.
+
+  Returns ``(cert, pivots)``.
+  """
+  method = METHODS["simplex"]
+
+  def pivots(state, update):
+    return jax.lax.while_loop(
+        lambda s: (~s.optimal) & (s.count < max_iters),
+        lambda s: update(s, game), state)
+
+  def cond(c):
+    state, cert, r = c
+    return (~cert.certified) & (r < REPAIR_ROUNDS) & (state.count < max_iters)
+
+  def body(c):
+    state, cert, r = c
+    state = pivots(simplex_lib.reinvert(state, game), method.update)
+    state = pivots(state._replace(optimal=jnp.zeros((), bool)),
+                   lambda s, g: simplex_lib.dual_update(s))
+    slot = _Slot(state, None, None, None, None)
+    rows, cols = supports("simplex", symmetric, slot)
+    z = method.candidates(state)[0]
+    if symmetric:
+      z = (z[1],)
+    new = finalize(A, z, rows, cols, game.log_ref, symmetric=symmetric,
+                   regularized=False, beta=0.0, tol=tol)
+    return state, _keep_certified(cert, new), r + 1
+
+  state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
+  return cert, state.count
+
+
+def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
+                tol, max_iters, check_every):
+  """Solves and certifies the games ``A`` ``[B, n, k]`` (working dtype).
+
+  The in-graph path: every game runs its method to the end (its own
+  ``while_loop``, vmapped), then :func:`finalize`, then (simplex) :func:`repair`.
+  The eager scheduler computes exactly this, game by game.
+
+  Returns ``(Certified [B, ...], iterations [B] int32)``.
+  """
+  dt = A.dtype
+  init, run_batch = method_kernel(method_name, symmetric, regularized,
+                                  check_every)
+  game, scale = make_game(A, log_ref, jnp.asarray(beta, dt), step)
+  slots = jax.vmap(init)(game)
+  stop = jnp.maximum(0.5 * tol / scale, 8 * jnp.finfo(dt).eps)
+  slots = run_batch(game, slots, max_iters, max_iters, stop, False)
+  cert = finalize_slots(A, slots, log_ref, method_name=method_name,
+                        symmetric=symmetric, regularized=regularized,
+                        beta=beta, tol=tol)
+  iters = slots.iters
+  if METHODS[method_name].reinvert is not None and not regularized:
+    rep = functools.partial(repair, max_iters=max_iters, symmetric=symmetric,
+                            tol=tol)
+    # Only batches with an uncertified game pay for the repair's loop.
+    cert, iters = jax.lax.cond(
+        jnp.all(cert.certified), lambda: (cert, iters),
+        lambda: jax.vmap(rep)(A, game, slots.state, cert))
+  return cert, iters.astype(jnp.int32)
+
+
+def finalize_slots(A, slots, log_ref, *, method_name, symmetric, regularized,
+                   beta, tol):
+  """:func:`finalize` of a batch of slots ``[B]`` (vmapped)."""
+  rows, cols = jax.vmap(functools.partial(supports, method_name, symmetric))(
+      slots)
+  fin = functools.partial(finalize, symmetric=symmetric,
+                          regularized=regularized, beta=beta, tol=tol)
+  return jax.vmap(fin)(A, slots.z, rows, cols, log_ref)
