@@ -246,6 +246,7 @@ def run_cells(config, workdir, statistics, tag):
       row[name] = e.mean
       row[name + "_low"] = e.low
       row[name + "_high"] = e.high
+      row[name + "_uncertified"] = int(e.uncertified)
     common.write_json(path, row)
     with open(path) as f:  # the row as saved (plain JSON types)
       rows.append(json.load(f))

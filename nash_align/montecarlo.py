@@ -65,7 +65,6 @@ from nash_align import solvers
 from nash_align.types import Estimate
 
 __all__ = (
-    "DEFAULT_SUPPORT_TOL",
     "SAMPLERS",
     "STATISTICS",
     "StatisticSpec",
@@ -76,9 +75,6 @@ __all__ = (
 
 # Samples are indexed by uint32: at most 2**31 samples per call.
 _MAX_SAMPLES = 2**31
-# An alternative is in the support of an equilibrium strategy when its
-# probability exceeds this (see ``nash_mixed``).
-DEFAULT_SUPPORT_TOL = 1e-3
 
 # ---------------------------------------------------------------------------
 # Statistics
@@ -96,11 +92,20 @@ class StatisticSpec:
       ``[0, n]``, summarised as the distribution over ``0..n``.
     kind: ``"probability"``, ``"mean"`` or ``"histogram"``.
     doc: one-line description.
+    batched: ``fn`` takes the whole block ``[S, n, n]`` and returns ``[S]``
+      (instead of being vmapped): statistics that call the solver run its
+      batched kernel, whose batch-level branches a vmap would turn into
+      both branches for every sample.
+    certified: ``fn`` returns ``(value, certified)``, ``certified`` a bool
+      from the solver's certificate; the engine counts the samples where it
+      is False (:attr:`Estimate.uncertified`).
   """
 
   fn: Callable[[Any], Any]
   kind: str
   doc: str = ""
+  batched: bool = False
+  certified: bool = False
 
 
 def _condorcet_winner_exists(P):
@@ -123,22 +128,31 @@ def _smith_set_size(P):
   return jnp.sum(social_choice.smith_set(P), axis=-1, dtype=jnp.int32)
 
 
-def _equilibrium_support(P, support_tol=DEFAULT_SUPPORT_TOL):
-  """``[n]`` bool support of the row strategy of the margin game ``P - 1/2``."""
-  result = solvers.solve(P - 0.5)
-  return result.row > support_tol
+def _equilibrium_support(P):
+  """``([S, n] support, [S] certified)`` of the margin games ``P - 1/2``.
+
+  The support is the solver's certified one (the equalizer system solved on
+  the simplex's basis, exactly zero elsewhere), not a threshold on
+  probabilities; ``P - 1/2`` is antisymmetric, so the symmetric path.
+  """
+  result = solvers.solve(P - 0.5, symmetric=True)
+  return result.row_support, result.converged
 
 
 def _nash_mixed(P):
-  return jnp.sum(_equilibrium_support(P), axis=-1) > 1
+  support, ok = _equilibrium_support(P)
+  return jnp.sum(support, axis=-1) > 1, ok
 
 
 def _support_size(P):
-  return jnp.sum(_equilibrium_support(P), axis=-1, dtype=jnp.int32)
+  support, ok = _equilibrium_support(P)
+  return jnp.sum(support, axis=-1, dtype=jnp.int32), ok
 
 
 def _nash_mixed_iff_no_condorcet_winner(P):
-  return _nash_mixed(P) == _no_condorcet_winner(P)
+  mixed, ok = _nash_mixed(P)
+  no_winner = social_choice.condorcet_winner(P) < 0
+  return mixed == no_winner, ok
 
 
 STATISTICS: Mapping[str, StatisticSpec] = {
@@ -154,10 +168,11 @@ STATISTICS: Mapping[str, StatisticSpec] = {
     "nash_mixed": StatisticSpec(
         _nash_mixed, "probability",
         "the equilibrium of the margin game P - 1/2 has support size > 1 "
-        f"(support: probability > {DEFAULT_SUPPORT_TOL:g})"),
+        "(the solver's certified support)", batched=True, certified=True),
     "nash_mixed_iff_no_condorcet_winner": StatisticSpec(
         _nash_mixed_iff_no_condorcet_winner, "probability",
-        "sample by sample, nash_mixed equals 'no Condorcet winner'"),
+        "sample by sample, nash_mixed equals 'no Condorcet winner'",
+        batched=True, certified=True),
     "no_condorcet_winner": StatisticSpec(
         _no_condorcet_winner, "probability",
         "no alternative beats every other by a strict majority"),
@@ -167,7 +182,8 @@ STATISTICS: Mapping[str, StatisticSpec] = {
         _smith_set_size, "histogram", "distribution of the Smith-set size"),
     "support_size": StatisticSpec(
         _support_size, "histogram",
-        "distribution of the equilibrium support size of the margin game"),
+        "distribution of the equilibrium support size of the margin game",
+        batched=True, certified=True),
 }
 
 # ---------------------------------------------------------------------------
@@ -305,16 +321,29 @@ def wilson_interval(successes, num_samples, confidence: float = 0.95):
   """Wilson score interval for a binomial proportion (numpy, float64).
 
   Args:
-    successes: ``[...]`` counts ``k``.
+    successes: ``[...]`` counts ``k`` in ``[0, N]``.
     num_samples: trials ``N >= 1``.
     confidence: two-sided level in ``(0, 1)``.
 
   Returns:
     ``(low, high)`` float64 arrays ``[...]`` with
     ``low <= k / N <= high`` inside ``[0, 1]``.
+
+  Raises:
+    ValueError: ``N < 1``, ``confidence`` outside ``(0, 1)`` or counts
+      outside ``[0, N]``.
   """
+  if not (np.ndim(num_samples) == 0 and np.isfinite(num_samples)
+          and num_samples >= 1):
+    raise ValueError(f"num_samples must be a number >= 1, got "
+                     f"{num_samples!r}.")
+  if not (np.ndim(confidence) == 0 and 0.0 < confidence < 1.0):
+    raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
   k = np.asarray(successes, dtype=np.float64)
   n = float(num_samples)
+  if k.size and (np.any(~np.isfinite(k)) or k.min() < 0 or k.max() > n):
+    raise ValueError(f"successes must be counts in [0, num_samples = {n:g}], "
+                     f"got values in [{k.min():g}, {k.max():g}].")
   z = _z_value(confidence)
   p = k / n
   denom = 1.0 + z * z / n
@@ -344,7 +373,7 @@ def _summarise(kind, total, total_sq, count, confidence) -> Estimate:
   as_out = lambda a: np.float64(a) if np.ndim(a) == 0 else np.asarray(
       a, np.float64)
   return Estimate(mean=as_out(mean), stderr=as_out(stderr), low=as_out(low),
-                  high=as_out(high), num_samples=n)
+                  high=as_out(high), num_samples=n, uncertified=0)
 
 
 # ---------------------------------------------------------------------------
@@ -401,28 +430,38 @@ def _block_sampler(sample_fn, block_size):
   return draw
 
 
+def _evaluate(spec, x):
+  """``(values [S], certified [S] or None)`` of a statistic on a block."""
+  out = spec.fn(x) if spec.batched else jax.vmap(spec.fn)(x)
+  return out if spec.certified else (out, None)
+
+
 def _block_sums(draw, specs, n_bins, block_size, key, block, num_samples,
                 args):
-  """Per-statistic sums (and sums of squares) over one block of samples."""
+  """Per-statistic sums over one block: ``(sum, sum of squares,
+  uncertified count)``. Integer sums stay in int32 within a block (at most
+  ``block_size`` terms); blocks are added on the host in int64."""
   x = draw(jax.random.fold_in(key, block), *args)
   index = block * jnp.uint32(block_size) + jnp.arange(block_size,
                                                       dtype=jnp.uint32)
   valid = index < num_samples  # [S]
   out = {}
   for name, spec in specs.items():
-    v = jax.vmap(spec.fn)(x)  # [S]
+    v, ok = _evaluate(spec, x)  # [S]
+    unc = (jnp.zeros((), jnp.int32) if ok is None else
+           jnp.sum(valid & ~ok, dtype=jnp.int32))
     if spec.kind == "histogram":
       bins = jnp.arange(n_bins[name])[None, :]
       one_hot = (v[:, None] == bins) & valid[:, None]  # [S, n + 1]
-      out[name] = (jnp.sum(one_hot, axis=0, dtype=jnp.int32), None)
+      out[name] = (jnp.sum(one_hot, axis=0, dtype=jnp.int32), None, unc)
     elif jnp.issubdtype(v.dtype, jnp.bool_) or jnp.issubdtype(
         v.dtype, jnp.integer):
       v = jnp.where(valid, v.astype(jnp.int32), 0)
       out[name] = (jnp.sum(v, dtype=jnp.int32),
-                   jnp.sum(v * v, dtype=jnp.int32))
+                   jnp.sum(v * v, dtype=jnp.int32), unc)
     else:
       v = jnp.where(valid, v, 0)
-      out[name] = (jnp.sum(v), jnp.sum(v * v))
+      out[name] = (jnp.sum(v), jnp.sum(v * v), unc)
   return out
 
 
@@ -433,7 +472,7 @@ def _kinds_and_bins(draw, specs, key, args):
   leaves = jax.tree_util.tree_leaves(x)
   n = leaves[0].shape[-1] if leaves and leaves[0].ndim > 1 else 1
   for name, spec in specs.items():
-    v = jax.eval_shape(jax.vmap(spec.fn), x)
+    v = jax.eval_shape(lambda b, spec=spec: _evaluate(spec, b)[0], x)
     if v.shape[1:] != ():
       raise ValueError(
           f"statistic {name!r} must return a scalar per sample, got shape "
@@ -486,8 +525,10 @@ def _jitted_step(sample_fn, block_size, spec_items, bin_items, typed_key,
       sums = jax.lax.map(
           lambda b: _block_sums(draw, specs, bins, block_size, k, b, n_cap,
                                 args), local_blocks)
-      sums = jax.tree_util.tree_map(lambda t: jnp.sum(t, axis=0), sums)
-      return jax.lax.psum(sums, "samples")
+      # Per-block sums, gathered (not added) on the device: the host adds
+      # them in int64 / float64, so no int32 overflow, and the same order
+      # whatever the chunking or the devices.
+      return jax.lax.all_gather(sums, "samples", tiled=True)
 
     return jax.shard_map(local, mesh=mesh, in_specs=spec_p("samples"),
                          out_specs=spec_p(), check_vma=False)(blocks)
@@ -665,6 +706,7 @@ def estimate(key: jax.Array,
   # --- streaming loop -------------------------------------------------------
   totals = {name: None for name in specs}
   totals_sq = {name: None for name in specs}
+  uncertified = {name: 0 for name in specs}
   num_chunks = -(-num_samples // chunk_size)
   if progress is None:
     progress = num_chunks >= 20 and jax.process_index() == 0
@@ -685,13 +727,12 @@ def estimate(key: jax.Array,
                  sampler_args)
       out = jax.tree_util.tree_map(_to_host, out,
                                    is_leaf=lambda x: x is None)
-      for name, (s, ss) in out.items():
-        if kinds[name] == "mean" and not np.issubdtype(s.dtype, np.integer):
-          s = s.astype(np.float64)
-          ss = ss.astype(np.float64)
-        else:
-          s = s.astype(np.int64)
-          ss = None if ss is None else ss.astype(np.int64)
+      for name, (s, ss, unc) in out.items():
+        wide = (np.float64 if kinds[name] == "mean" and not np.issubdtype(
+            s.dtype, np.integer) else np.int64)
+        s = np.sum(s.astype(wide), axis=0)
+        ss = None if ss is None else np.sum(ss.astype(wide), axis=0)
+        uncertified[name] += int(np.sum(unc.astype(np.int64)))
         totals[name] = s if totals[name] is None else totals[name] + s
         if ss is not None:
           totals_sq[name] = (ss if totals_sq[name] is None
@@ -713,5 +754,5 @@ def estimate(key: jax.Array,
     if bar is not None:
       bar.close()
   return {name: _summarise(kinds[name], totals[name], totals_sq[name], count,
-                           confidence)
+                           confidence)._replace(uncertified=uncertified[name])
           for name in specs}

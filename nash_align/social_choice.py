@@ -402,13 +402,28 @@ def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
 
   Returns:
     ``NashResult`` for the game ``payoffs.margin(P)``; ``row`` ``[..., n]`` is
-    the lottery.
+    the lottery, ``row_support`` its certified support. Under ``jit`` read
+    ``converged``: an uncertified game is reported there.
+
+  Raises:
+    RuntimeError: (concrete ``P``) a game the solver could not certify.
   """
   P = _validation.as_preference_matrix(P, validate)
-  return solvers.solve(payoffs.margin(P, validate=False), **solve_kwargs)
+  res = solvers.solve(payoffs.margin(P, validate=False), **solve_kwargs)
+  _raise_if_uncertified(res, "maximal_lottery")
+  return res
 
 
-def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
+def _raise_if_uncertified(res, name):
+  if _validation.is_concrete(res.converged) and not np.all(res.converged):
+    bad = np.flatnonzero(~np.asarray(res.converged).reshape(-1))
+    raise RuntimeError(
+        f"{name}: the solver could not certify {len(bad)} game(s) (flat "
+        f"indices {bad[:10].tolist()}); pass fallback='lp' or a larger "
+        "max_iters.")
+
+
+def bipartisan_set(P, *, validate: bool = True,
                    **solve_kwargs) -> jax.Array:
   """Bipartisan set: support of the equilibrium of the majority game.
 
@@ -420,13 +435,19 @@ def bipartisan_set(P, *, support_tol: float = 1e-6, validate: bool = True,
 
   Args:
     P: ``[..., n, n]`` preference matrix.
-    support_tol: probabilities above this are in the support.
     validate: check values when ``P`` is concrete.
     **solve_kwargs: passed to ``nash_align.solvers.solve``.
 
   Returns:
-    bool ``[..., n]``.
+    bool ``[..., n]``: the solver's certified support (the equalizer system
+    solved on its basis), not a threshold on probabilities. Under ``jit`` an
+    uncertified game gets an all-False row (a bipartisan set is never
+    empty).
+
+  Raises:
+    RuntimeError: (concrete ``P``) a game the solver could not certify.
   """
   P = _validation.as_preference_matrix(P, validate)
   res = solvers.solve(payoffs.majority(P, validate=False), **solve_kwargs)
-  return jnp.asarray(res.row) > support_tol
+  _raise_if_uncertified(res, "bipartisan_set")
+  return jnp.asarray(res.row_support) & jnp.asarray(res.converged)[..., None]

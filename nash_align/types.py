@@ -54,6 +54,9 @@ class Estimate(NamedTuple):
     low: lower end of the confidence interval (Wilson for probabilities).
     high: upper end of the confidence interval.
     num_samples: number of samples the estimate is based on.
+    uncertified: samples whose solver answer was not certified (statistics
+      that solve games; 0 for the others). They are counted in the
+      estimate as the solver returned them: report the count with it.
   """
 
   mean: Any
@@ -61,6 +64,7 @@ class Estimate(NamedTuple):
   low: Any
   high: Any
   num_samples: Any
+  uncertified: Any = 0
 
 
 # A payoff transform Psi, elementwise on a preference matrix: [..., n, n] -> [..., n, n].

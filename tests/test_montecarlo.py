@@ -244,12 +244,36 @@ def test_nash_mixed_matches_lp_and_condorcet_theorem():
   P = sample(jax.random.fold_in(key, 0), (128,))[:num]
   P = np.asarray(P, np.float64)
   lp = solvers.solve_lp(P - 0.5)
-  support = np.sum(lp.row > mc.DEFAULT_SUPPORT_TOL, axis=-1)
+  support = np.sum(lp.row > 1e-9, axis=-1)  # HiGHS's vertex: exact zeros
   np.testing.assert_array_equal(res["nash_mixed"].mean, np.mean(support > 1))
   np.testing.assert_array_equal(
       res["support_size"].mean, np.bincount(support, minlength=n + 1) / num)
   # Liu et al. (arXiv:2503.10990): mixed iff no Condorcet winner (odd m).
   assert res["nash_mixed_iff_no_condorcet_winner"].mean == 1.0
+  assert all(res[s].uncertified == 0 for s in stats)
+
+
+def test_support_size_law_of_random_tournaments():
+  """Fisher and Ryan (1995): the optimal strategy of a random tournament
+  game on n players has support of size k with probability
+  C(n, k) / 2^(n - 1) for odd k (0 for even k); P(mixed) = 1 - n / 2^(n-1).
+  Checked at n = 9 (support sizes 1..9) with a chi-square test."""
+  n, num = 9, 4096
+  res = mc.estimate(jax.random.key(3), "random_tournament",
+                    ["support_size", "nash_mixed"], num,
+                    num_alternatives=n, chunk_size=2048)
+  assert res["support_size"].uncertified == 0
+  law = np.array([math.comb(n, k) / 2 ** (n - 1) if k % 2 else 0.0
+                  for k in range(n + 1)])
+  observed = res["support_size"].mean * num
+  odd = law > 0
+  chi2 = np.sum((observed[odd] - num * law[odd]) ** 2 / (num * law[odd]))
+  assert np.all(observed[~odd] == 0)
+  # 5 odd sizes -> 4 degrees of freedom; P(chi2_4 > 18.5) ~ 1e-3.
+  assert chi2 < 18.5, (chi2, observed, num * law)
+  p_mixed = 1 - n / 2 ** (n - 1)
+  e = res["nash_mixed"]
+  assert e.low - 0.01 <= p_mixed <= e.high + 0.01
 
 
 # ---------------------------------------------------------------------------

@@ -147,18 +147,18 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   with ``beta > 0`` the game is the KL-regularized one,
   ``x^T A y - beta KL(x||rho_x) + beta KL(y||rho_y)`` (Munos et al., "Nash
   learning from human feedback", 2023), whose equilibrium is unique. See
-  the module docstring for the algorithm (first-order method, exact step on
-  the identified support, float64 certificate, non-unique choice).
+  the module docstring for the algorithm.
 
   Every path computes the same answer, game by game: eagerly (``A``
   concrete) the batch is streamed through pools of ``chunk_size`` slots and
   returned as numpy arrays; under ``jit``/``vmap``/``shard_map`` one vmapped
-  kernel runs in the graph and returns JAX arrays. Strategies are in the
-  working dtype (``A``'s float dtype; float32 for integer input, float64 only
-  with x64 on); ``gap`` is the duality gap of exactly the returned arrays as
-  float64 arithmetic computes it (double-float in float32 programs; for
-  ``beta > 0`` an upper bound of it), and ``converged`` says it is at most
-  ``tol``. ``row_support``/``col_support`` are the supports of the returned
+  kernel runs in the graph and returns JAX arrays. The kernel computes in
+  the working dtype (float32; float64 only with x64 on and float64 input);
+  eager results are returned in ``A``'s float dtype (float32 for integer
+  input), holding the kernel's values. ``gap`` is the duality gap of exactly
+  the returned arrays as float64 arithmetic computes it (double-float in
+  float32 programs, float64 on the host eagerly; for ``beta > 0`` an upper
+  bound of it in the graph), and ``converged`` says it is at most ``tol``. ``row_support``/``col_support`` are the supports of the returned
   strategies: for ``beta = 0`` those of the equalizer system the kernel
   solved on the identified basis, exactly zero elsewhere.
 
@@ -418,9 +418,13 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
         a = a.astype(np.float64)
       sym_mask[s:s + H] = (_skew_error(a) <= tol / 4) | bool(symmetric)
 
-  X = np.full((B, n), 1.0 / n, np_dt)
-  Y = np.full((B, k), 1.0 / k, np_dt)
-  value = np.zeros((B,), np_dt)
+  # Returned in A's float dtype (float32 for integer input): the kernel's
+  # working-dtype answers exactly, and LP fallback answers (float64) as is.
+  out_dt = (A_in.dtype if np.issubdtype(A_in.dtype, np.floating)
+            and A_in.dtype.itemsize >= 4 else np.dtype(np.float32))
+  X = np.full((B, n), 1.0 / n, out_dt)
+  Y = np.full((B, k), 1.0 / k, out_dt)
+  value = np.zeros((B,), out_dt)
   gap = np.full((B,), np.inf)
   its = np.zeros((B,), np.int32)
   conv = np.zeros((B,), bool)
@@ -486,7 +490,7 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       if not len(gi):
         continue
       res = lp.solve_lp(flat[gi].astype(np.float64))
-      x, y = res.row.astype(np_dt), res.col.astype(np_dt)
+      x, y = res.row.astype(out_dt), res.col.astype(out_dt)
       g64 = certificate.duality_gap(flat[gi].astype(np.float64), x, y)
       ok = g64 <= tol
       g = gi[ok]
