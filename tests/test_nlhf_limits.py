@@ -101,3 +101,20 @@ def test_bad_tau():
     metrics.rlhf_optimum(P, mu, 0.0)
   with pytest.raises(ValueError, match="tau"):
     metrics.nlhf_optimum(P, mu, -1.0)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda P, mu: (P + np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 0]]), mu),
+     r"\[0, 1\]"),                                         # out of [0, 1]
+    (lambda P, mu: (np.full_like(P, 0.7), mu), r"P \+ P\^T"),  # not antisym.
+    (lambda P, mu: (P[0], mu), r"\[E, K, K\]"),             # wrong rank
+    (lambda P, mu: (P + 0j, mu), "real"),                   # complex
+    (lambda P, mu: (P, np.array([[0.5, 0.5, 0.0]])), "reference"),
+    (lambda P, mu: (P, np.array([[0.2, 0.2, 0.2]])), "reference"),
+    (lambda P, mu: (P, np.ones((1, 4)) / 4), "reference"),
+])
+def test_nlhf_optimum_rejects_bad_inputs(bad, match):
+  P, mu = _cyclic_population()
+  P2, mu2 = bad(P, mu)
+  with pytest.raises(ValueError, match=match):
+    metrics.nlhf_optimum(P2, mu2, 0.1)
