@@ -329,5 +329,4 @@ def _command(config) -> str:
 
 
 if __name__ == "__main__":
-  # orbax logs every checkpoint save at INFO.
-  common.app_main(run, "experiments/configs/nlhf.py", log_level="warning")
+  common.app_main(run, "experiments/configs/nlhf.py")

@@ -34,9 +34,9 @@ Run: ``python -m experiments.payoff_properties --workdir=/tmp/pp
 --config=experiments/configs/payoff_properties.py:quick``
 """
 
-import hashlib
-import json
+import functools
 import os
+import sys
 import time
 
 import jax
@@ -72,8 +72,6 @@ PROPERTIES = ("condorcet_consistent", "smith_consistent",
               "mixed_without_condorcet_winner", "preference_matching_btl")
 TABLE1 = ("condorcet_consistent", "smith_consistent",
           "mixed_without_condorcet_winner")
-# Bumped when a cell's content changes (resumed runs never mix formats).
-CELL_FORMAT = 2
 
 
 def parse_payoff(spec: str):
@@ -181,25 +179,16 @@ def run(config, workdir: str) -> str:
   if int(config.grid_points) < 2:
     raise ValueError(
         f"config.grid_points must be >= 2, got {config.grid_points}.")
-  # Cells are keyed by the settings that change them, so a resumed run never
-  # mixes results of different configs.
-  fingerprint = hashlib.sha1(json.dumps(
-      [CELL_FORMAT, config.seed, config.num_games, list(config.sizes),
-       list(config.sizes_mixed), config.btl_scale, config.grid_points],
-      sort_keys=True).encode()).hexdigest()[:10]
-  cell_dir = os.path.join(workdir, "payoff_properties_cells", fingerprint)
+  # Cells are saved as they finish and reused by a re-run of the same code
+  # and config (a killed run resumes).
+  cache = common.ResultCache(workdir, config, sys.modules[__name__],
+                             subdir="payoff_properties_cells")
+  # The same key for every transform: all are checked on the same games.
   key = jax.random.PRNGKey(config.seed)
-  results = []
-  for label, psi in specs:
-    # The same key for every transform: all are checked on the same games.
-    path = os.path.join(cell_dir, f"{label.replace(':', '_')}.json")
-    if os.path.exists(path):  # resume: cells already computed are kept
-      with open(path) as f:
-        results.append(json.load(f))
-      continue
-    res = check_payoff(label, psi, config, key)
-    common.write_json(path, res)
-    results.append(res)
+  results = [cache.get_or_compute(
+      label, functools.partial(check_payoff, label, psi, config, key))
+             for label, psi in common.progress(specs,
+                                               desc="payoff_properties")]
 
   rows = []
   for res in results:

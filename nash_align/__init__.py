@@ -2,6 +2,7 @@
 
 import importlib
 
+from nash_align import atomic_io
 from nash_align import bradley_terry
 from nash_align import data
 from nash_align import montecarlo
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = (
     "Estimate",
     "NashResult",
+    "atomic_io",
     "bradley_terry",
     "data",
     "montecarlo",

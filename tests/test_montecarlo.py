@@ -345,24 +345,6 @@ def test_sampler_args_reuse_one_compilation():
 # ---------------------------------------------------------------------------
 
 
-def test_pad_as_losers_keeps_statistics():
-  _require(preferences, "independent_pairwise")
-  n, size = 5, 8
-  P = preferences.independent_pairwise(jax.random.key(0), n, shape=(30,))
-  Q = jax.vmap(lambda p: condorcet_cycles.pad_as_losers(
-      jnp.pad(p, ((0, size - n), (0, size - n)), constant_values=0.5),
-      jnp.int32(n)))(P)
-  names = ("condorcet_winner_exists", "condorcet_cycle_exists",
-           "majority_transitive", "smith_set_size")
-  stats = jax.jit(jax.vmap(lambda p: [mc.STATISTICS[s].fn(p) for s in names]))
-  for name, a, b in zip(names, stats(P), stats(Q)):
-    np.testing.assert_array_equal(a, b, err_msg=name)
-  lp_p = solvers.solve_lp(np.asarray(P, np.float64) - 0.5)
-  lp_q = solvers.solve_lp(np.asarray(Q, np.float64) - 0.5)
-  np.testing.assert_allclose(lp_q.row[:, n:], 0.0, atol=1e-9)
-  np.testing.assert_allclose(lp_q.row[:, :n], lp_p.row, atol=1e-6)
-
-
 def test_run_cells_resumes_only_with_the_same_settings(tmp_path):
   from experiments.configs import condorcet_cycles as config_lib  # pylint: disable=g-import-not-at-top
   config = config_lib.get_config("quick")

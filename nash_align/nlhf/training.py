@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nash_align import _io
+from nash_align import atomic_io
 from nash_align.nlhf import algorithms as algos
 from nash_align.nlhf import checkpoint as ckpt_lib
 from nash_align.nlhf import metrics as metrics_lib
@@ -263,7 +263,7 @@ def _write_csv(path: str, rows: list[dict]) -> None:
   writer = csv.DictWriter(buf, fieldnames=fields)
   writer.writeheader()
   writer.writerows(rows)
-  _io.atomic_write_text(path, buf.getvalue())
+  atomic_io.atomic_write_text(path, buf.getvalue())
 
 
 def train(config=None, workdir: str | None = None,
@@ -404,6 +404,6 @@ def train(config=None, workdir: str | None = None,
     if workdir is not None:
       final = dict(history[-1], steps=step, algorithm=cfg["algorithm"],
                    oracle=cfg["oracle"])
-      _io.atomic_write_text(os.path.join(workdir, "metrics.json"),
+      atomic_io.atomic_write_text(os.path.join(workdir, "metrics.json"),
                     json.dumps(final, indent=2, sort_keys=True))
   return result
