@@ -220,7 +220,8 @@ def _route_library_logging(workdir: str) -> str:
   from absl import logging  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, LOG_FILE)
-  stream = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+  # Stays open for the life of the process (the handler writes to it).
+  stream = open(path, "a", encoding="utf-8")  # pylint: disable=R1732
   logging.get_absl_handler().python_handler.stream = stream
   py_logging.captureWarnings(True)
   return path

@@ -6,6 +6,7 @@ from nash_align import atomic_io
 from nash_align import bradley_terry
 from nash_align import data
 from nash_align import montecarlo
+from nash_align import payoff_properties
 from nash_align import payoffs
 from nash_align import preferences
 from nash_align import social_choice
@@ -24,6 +25,7 @@ __all__ = (
     "data",
     "montecarlo",
     "nlhf",
+    "payoff_properties",
     "payoffs",
     "preferences",
     "social_choice",
