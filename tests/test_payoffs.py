@@ -1,5 +1,9 @@
 """Tests for nash_align.payoffs: closed forms, identities, bad input."""
 
+import functools
+
+from absl.testing import parameterized
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,25 +28,35 @@ P_EDGES = np.array([[0.5, 1.0, 0.0], [0.0, 0.5, 0.5], [1.0, 0.5, 0.5]],
                    np.float32)
 
 
-
 # ---------------------------------------------------------------------------
 # Closed forms and identities.
 
 
-def test_closed_forms():
-  P = P_RAND.astype(np.float64)
-  np.testing.assert_allclose(pf.margin(P_RAND), P - 0.5, atol=1e-7)
-  np.testing.assert_array_equal(pf.majority(P_RAND), np.sign(P_RAND - 0.5))
-  np.testing.assert_allclose(pf.log_odds(P_RAND), np.log(P / (1 - P)),
-                             rtol=1e-4, atol=1e-4)
-  s = 4.0
-  np.testing.assert_allclose(pf.tanh_payoff(P_RAND, s),
-                             np.tanh(s * (P - 0.5)) / (2 * np.tanh(s / 2)),
-                             rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(
-      pf.power_payoff(P_RAND, 0.5),
-      np.sign(P - 0.5) * np.abs(2 * (P - 0.5)) ** 0.5 / 2, rtol=1e-5,
-      atol=1e-6)
+# Closed forms in float64 numpy, independent of the library.
+_CLOSED_FORMS = {
+    "margin": (pf.margin, lambda P: P - 0.5),
+    "majority": (pf.majority, lambda P: np.sign(P - 0.5)),
+    "log_odds": (pf.log_odds, lambda P: np.log(P / (1 - P))),
+    "tanh": (functools.partial(pf.tanh_payoff, sharpness=4.0),
+             lambda P: np.tanh(4.0 * (P - 0.5)) / (2 * np.tanh(2.0))),
+    "power": (functools.partial(pf.power_payoff, exponent=0.5),
+              lambda P: np.sign(P - 0.5) * np.abs(2 * (P - 0.5)) ** 0.5 / 2),
+}
+
+
+class ClosedFormTest(chex.TestCase):
+  """Each transform against its closed form, called plainly and under jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(*[(n, n) for n in sorted(_CLOSED_FORMS)])
+  def test_closed_form(self, name):
+    transform, closed_form = _CLOSED_FORMS[name]
+    A = self.variant(transform)(P_RAND)
+    chex.assert_shape(A, P_RAND.shape)
+    chex.assert_type(A, jnp.float32)
+    np.testing.assert_allclose(A, closed_form(P_RAND.astype(np.float64)),
+                               rtol=1e-4, atol=1e-4 if name == "log_odds"
+                               else 1e-6)
 
 
 def test_family_limits():
