@@ -7,10 +7,10 @@ the preference profile, and that a slight change of the reward objective
 restores them for every profile. This experiment measures both claims on
 sampled profiles. Only the paper's abstract could be checked: the condition
 ("majority dominance") and the modified objective are our own formalisation
-consistent with the abstract (provenance note in
-``nash_align/bradley_terry.py``), not the paper's stated assumptions or
-formula; the abstract's third claim (preference matching, preference
-equivalence and group preference matching for RLHF) is not covered.
+consistent with the abstract (``docs/bradley_terry.md``), not the paper's
+stated assumptions or formula; the abstract's third claim (preference
+matching, preference equivalence and group preference matching for RLHF) is
+not covered.
 
 1. Draw a profile: ``m`` labelers each rank ``n`` responses (``MODELS``).
    Its pairwise counts ``c`` are balanced (every pair judged ``m`` times).
@@ -29,7 +29,7 @@ equivalence and group preference matching for RLHF) is not covered.
    order (pairwise-majority consistency), and the fraction of strict majority
    pairs it orders the majority's way.
 
-Theory predicts (``nash_align/bradley_terry.py``, Facts 2 and 3): under the
+Theory predicts (``docs/bradley_terry.md``, Facts 2 and 3): under the
 condition the BT reward agrees with the majority on every pair, so its
 conditional rates are exactly 1; without it the BT reward can fail; the
 modified reward's rates are exactly 1 for every profile. Conditional rates

@@ -212,7 +212,7 @@ def test_win_probabilities():
 
 
 # ----------------------------------------------------------------------------
-# Facts 1-3 of bradley_terry (our formalisation of the abstract's claims)
+# Facts 1-3 of docs/bradley_terry.md (our formalisation of the abstract)
 # on constructed and random profiles.
 
 
