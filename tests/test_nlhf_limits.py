@@ -104,3 +104,12 @@ def test_nlhf_optimum_rejects_bad_inputs(cyclic_population, bad, match):
   P2, mu2 = bad(P, mu)
   with pytest.raises(ValueError, match=match):
     metrics.nlhf_optimum(P2, mu2, 0.1)
+
+
+def test_wilson_interval_rejects_no_trials():
+  with pytest.raises(ValueError, match="n must be >= 1"):
+    metrics.wilson_interval(0, 0)
+  with pytest.raises(ValueError, match="z must be > 0"):
+    metrics.wilson_interval(3, 10, z=0.0)
+  low, high = metrics.wilson_interval(5, 10)
+  assert float(low) < 0.5 < float(high)

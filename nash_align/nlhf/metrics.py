@@ -93,7 +93,26 @@ def policy_metrics(logp, reference_logp, mask, P, lottery=None,
 
 
 def wilson_interval(successes, n, z: float = 1.96):
-  """Wilson score interval ``(low, high)`` for ``successes / n``."""
+  """Wilson score interval ``(low, high)`` for ``successes / n`` (jit-able).
+
+  The jax counterpart of ``nash_align.montecarlo.wilson_interval`` (numpy,
+  by confidence level), for use inside jitted evaluation.
+
+  Args:
+    successes: ``[...]`` counts (may be traced).
+    n: number of trials, a Python number ``>= 1``.
+    z: normal quantile ``> 0`` (1.96 for 95%).
+
+  Returns:
+    ``(low, high)`` arrays ``[...]``.
+
+  Raises:
+    ValueError: ``n < 1`` or ``z <= 0``.
+  """
+  if not n >= 1:
+    raise ValueError(f"n must be >= 1 trials, got {n!r}.")
+  if not z > 0:
+    raise ValueError(f"z must be > 0, got {z!r}.")
   p = successes / n
   denom = 1.0 + z * z / n
   centre = (p + z * z / (2 * n)) / denom
