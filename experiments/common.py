@@ -117,6 +117,9 @@ def progress(iterable: Iterable[Any], desc: str,
              total: int | None = None) -> Iterable[Any]:
   """A tqdm progress bar on stderr that disappears when done (``leave=False``).
 
+  One bar at a time (position 0): it redraws its line with ``\\r`` and adds
+  no lines to the console or a log of it.
+
   Args:
     iterable: the items to iterate over.
     desc: label shown before the bar.
@@ -127,7 +130,7 @@ def progress(iterable: Iterable[Any], desc: str,
   """
   from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
   return tqdm.tqdm(iterable, desc=desc, total=total, leave=False,
-                   dynamic_ncols=True, file=sys.stderr)
+                   dynamic_ncols=True, file=sys.stderr, position=0)
 
 
 def _config_dict(config: Any) -> Any:

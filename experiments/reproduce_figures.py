@@ -70,9 +70,7 @@ def run_all(preset: str, workdir: str,
   os.makedirs(workdir, exist_ok=True)
   sections, timings, failures = [], [], []
   total_start = time.perf_counter()
-  bar = common.progress(experiments, desc="reproduce_figures")
-  for name in bar:
-    bar.set_postfix_str(name)
+  for name in experiments:
     start = time.perf_counter()
     try:
       module = importlib.import_module(f"experiments.{name}")
@@ -89,7 +87,8 @@ def run_all(preset: str, workdir: str,
     seconds = time.perf_counter() - start
     timings.append({"experiment": name, "status": status,
                     "seconds": round(seconds, 1)})
-    bar.write(f"[reproduce_figures] {name}: {status} in {seconds:.1f} s")
+    print(f"[reproduce_figures] {name}: {status} in {seconds:.1f} s",
+          flush=True)
   total = time.perf_counter() - total_start
   header = (
       "# nash_align: reproduced figures\n\n"

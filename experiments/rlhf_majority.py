@@ -198,18 +198,22 @@ _STATISTICS = {k: (lambda stats, k=k: stats[k]) for k in SUMS}
 
 
 @functools.lru_cache(maxsize=None)
-def _profile_sampler(model, n, m, params_items):
+def _profile_sampler(n, m, params_items):
   """Batched sampler for ``montecarlo.estimate``: profiles -> indicators.
 
-  ``sample(key, (B,))`` draws ``B`` profiles (:func:`sample_counts`) and
-  returns their indicators ``{name: [B]}`` (:func:`profile_statistics`), so
-  the reward fits are computed once per profile and shared by all sums.
-  Cached: a re-run of a cell reuses its compiled program.
+  ``sample(key, (B,), model_index)`` draws ``B`` profiles of ``MODELS[
+  model_index]`` (:func:`sample_counts`; the index is traced, so every model
+  shares one compiled program per ``(n, m)``) and returns their indicators
+  ``{name: [B]}`` (:func:`profile_statistics`): the reward fits are computed
+  once per profile and shared by all sums.
   """
   params = dict(params_items)
 
-  def sample(key, shape):
-    counts = sample_counts(key, model, n, m, shape[0], params)
+  def sample(key, shape, model_index):
+    branches = [functools.partial(sample_counts, model=model, n=n, m=m,
+                                  batch=shape[0], params=params)
+                for model in MODELS]
+    counts = jax.lax.switch(model_index, branches, key)
     return profile_statistics(counts, float(params["bt_l2"]),
                               float(params["majority_l2"]))
 
@@ -232,10 +236,11 @@ def run_cell(config, model, m, n):
   the seed and the cell, not on ``chunk_size`` or the devices.
   """
   params = tuple(sorted((k, config[k]) for k in PARAMS))
-  sample = _profile_sampler(model, int(n), int(m), params)
+  sample = _profile_sampler(int(n), int(m), params)
   est = montecarlo.estimate(
       _cell_key(int(config.seed), model, m, n), sample, _STATISTICS,
-      int(config.num_samples), chunk_size=int(config.chunk_size))
+      int(config.num_samples), chunk_size=int(config.chunk_size),
+      sampler_args=(jnp.int32(MODELS.index(model)),))
   # Integer sums, recovered exactly from the float64 means.
   return {k: int(round(float(e.mean) * e.num_samples))
           for k, e in est.items()}
