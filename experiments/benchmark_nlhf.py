@@ -37,7 +37,7 @@ def benchmark(num_candidates: int, algorithm: str, estimator: str,
               batch_size: int = 256, chunk: int = 10, repeats: int = 3,
               num_prompts: int = 1024) -> float:
   """Median train steps per second of one configuration."""
-  cfg = training._resolve(dict(  # pylint: disable=protected-access
+  cfg = training.resolve_config(dict(
       num_candidates=num_candidates, algorithm=algorithm, estimator=estimator,
       batch_size=batch_size, num_prompts=num_prompts, model_steps=50,
       eval_every=chunk, num_steps=chunk, checkpoint_every=chunk,
@@ -47,18 +47,13 @@ def benchmark(num_candidates: int, algorithm: str, estimator: str,
                                 task.candidate_features.shape[-1],
                                 cfg["hidden_dim"], rngs=nnx.Rngs(0))
   graphdef, params = nnx.split(model)
-  opt_state = training._optimizer(cfg["learning_rate"]).init(params)  # pylint: disable=protected-access
-  hp = algos.Hyperparams(tau=cfg["tau"], beta=cfg["beta"], eta=cfg["eta"],
-                         estimator=estimator,
-                         num_samples=cfg["num_samples"],
-                         num_opponents=cfg["num_opponents"],
-                         num_proposals=cfg["num_proposals"],
-                         rs_shift=cfg["rs_shift"])
-  static = training._Static(graphdef=graphdef, algorithm=algorithm, hp=hp,  # pylint: disable=protected-access
-                            learning_rate=cfg["learning_rate"],
-                            batch_size=batch_size, num_steps=chunk)
+  opt_state = training.optimizer(cfg["learning_rate"]).init(params)
+  static = training.TrainSpec(
+      graphdef=graphdef, algorithm=algorithm, hp=training.hyperparams(cfg),
+      learning_rate=cfg["learning_rate"], batch_size=batch_size,
+      num_steps=chunk)
   key = jax.random.PRNGKey(0)
-  run = lambda p, o, s: training._train_chunk(  # pylint: disable=protected-access
+  run = lambda p, o, s: training.train_chunk(
       p, o, jnp.int32(s), key, task, reward_oracle, static)
   params, opt_state, aux = run(params, opt_state, 0)  # compile + warm up
   jax.block_until_ready((params, aux))

@@ -1,19 +1,33 @@
-"""Helpers shared by the experiment binaries: atomic outputs and plotting.
+"""Helpers shared by the experiment binaries.
 
 Every experiment module exposes ``run(config, workdir) -> str`` returning a
-markdown section (figures referenced relative to ``workdir``) and a thin absl
-``main``. ``experiments.reproduce_figures`` calls the ``run`` functions.
+markdown section (figures referenced relative to ``workdir``) and starts as a
+binary through :func:`app_main`. ``experiments.reproduce_figures`` calls the
+``run`` functions. Here: atomic JSON/CSV/PNG outputs, the resume cache
+(:class:`ResultCache`), progress bars (:func:`progress`), markdown tables and
+the app entry with its console set-up (library logging to
+``workdir/log.txt``).
 """
 
 import csv
+import hashlib
 import io
 import json
+import logging as py_logging
+import os
+import re
+import sys
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nash_align._io import atomic_write_bytes
-from nash_align._io import atomic_write_text
+import nash_align
+from nash_align.atomic_io import atomic_write_bytes
+from nash_align.atomic_io import atomic_write_text
+
+# Name of the log file that takes library logging (absl, orbax, jax, Python
+# warnings) under the workdir unless ``--verbosity`` is given.
+LOG_FILE = "log.txt"
 
 
 def _jsonable(x: Any) -> Any:
@@ -29,6 +43,7 @@ def _jsonable(x: Any) -> Any:
 
 
 def write_json(path: str, obj: Any) -> None:
+  """Writes ``obj`` as indented JSON (numpy arrays as lists), atomically."""
   atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True))
 
 
@@ -98,38 +113,167 @@ def check_preset(preset: str, experiment: str,
         f"{', '.join(repr(p) for p in presets)}.")
 
 
-def app_main(run: Callable[[Any, str], str], default_config: str,
-             log_level: str | None = None) -> None:
-  """Runs an experiment binary: ``print(run(--config, --workdir))``.
+def progress(iterable: Iterable[Any], desc: str,
+             total: int | None = None) -> Iterable[Any]:
+  """A tqdm progress bar on stderr that disappears when done (``leave=False``).
 
-  Defines ``--workdir`` (required) and ``--config`` (an ml_collections config
-  file, ``lock_config=True``) only when called, i.e. from the binary's
-  ``if __name__ == "__main__":`` block, so that importing an experiment module
-  (``experiments.reproduce_figures``, tests) defines no flags.
+  One bar at a time (position 0): it redraws its line with ``\\r`` and adds
+  no lines to the console or a log of it.
 
   Args:
-    run: the experiment's ``run(config, workdir) -> str`` (markdown section).
+    iterable: the items to iterate over.
+    desc: label shown before the bar.
+    total: number of items, when ``iterable`` has no ``len``.
+
+  Returns:
+    An iterator over ``iterable`` that draws the bar.
+  """
+  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
+  return tqdm.tqdm(iterable, desc=desc, total=total, leave=False,
+                   dynamic_ncols=True, file=sys.stderr, position=0)
+
+
+def _config_dict(config: Any) -> Any:
+  return config.to_dict() if hasattr(config, "to_dict") else config
+
+
+def fingerprint(config: Any, *modules: Any) -> str:
+  """A hex digest of a config, the library version and experiment code.
+
+  Args:
+    config: an ``ml_collections.ConfigDict`` or a JSON-able mapping.
+    *modules: the Python modules whose source computes the results (the
+      experiment's own module, and any experiment module it calls into).
+
+  Returns:
+    16 hex digits of SHA-256 over the config as sorted JSON,
+    ``nash_align.__version__`` and the source files of ``modules``: results
+    saved under one fingerprint are reloaded only by the same program with
+    the same settings.
+  """
+  h = hashlib.sha256()
+  h.update(json.dumps(_jsonable(_config_dict(config)), sort_keys=True,
+                      default=repr).encode())
+  h.update(b"\0" + nash_align.__version__.encode())
+  for module in modules:
+    with open(module.__file__, "rb") as f:
+      h.update(b"\0" + f.read())
+  return h.hexdigest()[:16]
+
+
+class ResultCache:
+  """Saved per-cell results of one experiment, so a killed run resumes.
+
+  Each cell is a JSON file ``workdir/<subdir>/<fingerprint>/<key>.json``,
+  written atomically when the cell finishes. The fingerprint
+  (:func:`fingerprint`) covers the whole config, the library version and the
+  experiment's source, so a changed program or setting never reloads stale
+  numbers (it computes into a new directory).
+
+  Example::
+
+    cache = common.ResultCache(workdir, config, sys.modules[__name__])
+    row = cache.get_or_compute(f"{model}_n{n}", lambda: run_cell(model, n))
+  """
+
+  def __init__(self, workdir: str, config: Any, *modules: Any,
+               subdir: str = "cells"):
+    """Creates the cache (no files are touched until a cell is written).
+
+    Args:
+      workdir: the experiment's output directory.
+      config: the experiment config (all of it is fingerprinted).
+      *modules: modules whose source the results depend on (at least the
+        experiment's own).
+      subdir: folder under ``workdir`` holding the fingerprint folders.
+    """
+    if not modules:
+      raise ValueError("modules must name at least the experiment's module.")
+    self.fingerprint = fingerprint(config, *modules)
+    self.directory = os.path.join(workdir, subdir, self.fingerprint)
+
+  def path(self, key: str) -> str:
+    """The JSON file of cell ``key`` (unsafe characters become ``_``)."""
+    if not key:
+      raise ValueError("key must be a non-empty string.")
+    return os.path.join(self.directory,
+                        re.sub(r"[^A-Za-z0-9._=-]", "_", key) + ".json")
+
+  def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
+    """Cell ``key``'s saved result, or ``compute()`` saved then returned.
+
+    Args:
+      key: the cell's name, unique within the experiment.
+      compute: computes the cell's JSON-able result.
+
+    Returns:
+      The result in its JSON form (as a resumed run would read it: numpy
+      arrays become lists, tuples become lists), whether computed now or
+      loaded.
+    """
+    path = self.path(key)
+    if not os.path.exists(path):
+      write_json(path, compute())
+    with open(path) as f:
+      return json.load(f)
+
+
+def _route_library_logging(workdir: str) -> str:
+  """Sends absl/orbax/jax logging and Python warnings to ``workdir/log.txt``."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, LOG_FILE)
+  # Stays open for the life of the process (the handler writes to it).
+  stream = open(path, "a", encoding="utf-8")  # pylint: disable=R1732
+  logging.get_absl_handler().python_handler.stream = stream
+  py_logging.captureWarnings(True)
+  return path
+
+
+def app_main(run: Callable[[Any, str], str | None],
+             default_config: str | None,
+             define_flags: Callable[[], None] | None = None) -> None:
+  """The entry of every experiment binary: flags, console, ``run``.
+
+  Defines ``--workdir`` (required) and, with ``default_config``, ``--config``
+  (an ml_collections config file, ``lock_config=True``) only when called,
+  i.e. from the binary's ``if __name__ == "__main__":`` block, so importing
+  an experiment module (``experiments.reproduce_figures``, tests) defines no
+  flags. Library logging (absl INFO, orbax's per-save lines, jax, Python
+  warnings) goes to ``workdir/log.txt``; with ``--verbosity`` (or ``-v``)
+  given it stays on stderr at that level. Then prints what
+  ``run(config, workdir)`` returns (unless ``None``).
+
+  Args:
+    run: ``run(config, workdir) -> str | None``; ``config`` is the parsed
+      ``--config``, or ``None`` for a binary without a config file.
     default_config: config file used when ``--config`` is not given, e.g.
-      ``"experiments/configs/condorcet_cycles.py"``.
-    log_level: absl verbosity to set before ``run`` (e.g. ``"warning"`` to
-      silence orbax's per-save INFO lines) unless ``--verbosity`` was given.
+      ``"experiments/configs/condorcet_cycles.py"``; ``None`` defines no
+      ``--config``.
+    define_flags: defines the binary's own extra flags, if any.
   """
   # pylint: disable=g-import-not-at-top
   from absl import app
   from absl import flags
-  from absl import logging
   from ml_collections import config_flags
   # pylint: enable=g-import-not-at-top
   flags.DEFINE_string("workdir", None, "Output directory.")
-  config_flags.DEFINE_config_file("config", default=default_config,
-                                  lock_config=True)
+  if default_config is not None:
+    config_flags.DEFINE_config_file("config", default=default_config,
+                                    lock_config=True)
+  if define_flags is not None:
+    define_flags()
   flags.mark_flag_as_required("workdir")
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"Too many command-line arguments: {argv[1:]}.")
-    if log_level is not None and not flags.FLAGS["verbosity"].present:
-      logging.set_verbosity(log_level)
-    print(run(flags.FLAGS.config, flags.FLAGS.workdir))
+    workdir = flags.FLAGS.workdir
+    if not flags.FLAGS["verbosity"].present:
+      _route_library_logging(workdir)
+    config = flags.FLAGS.config if default_config is not None else None
+    out = run(config, workdir)
+    if out is not None:
+      print(out)
 
   app.run(main)

@@ -29,10 +29,9 @@ Run: ``python -m experiments.condorcet_cycles --workdir=/tmp/cc
 """
 
 import functools
-import json
 import os
+import sys
 import time
-import zlib
 
 from absl import logging
 import jax
@@ -42,6 +41,7 @@ import numpy as np
 from experiments import common
 from nash_align import montecarlo
 from nash_align import preferences
+from nash_align.data import analysis
 
 MODELS = ("impartial_culture", "independent_pairwise", "luce_mixture",
           "mallows")
@@ -56,35 +56,9 @@ HAS_POPULATION_LIMIT = ("independent_pairwise", "luce_mixture")
 # subset is uniform; Luce: independence of irrelevant alternatives, with i.i.d.
 # utilities per alternative; independent pairwise: i.i.d. entries). For these a
 # sweep over n can sample at N = max(n) and pad: alternatives >= n become
-# Condorcet losers, which changes none of the statistics below and lets every
-# n share one compilation.
+# sure losers (``analysis.pad_preference_matrix``), which changes none of the
+# statistics below and lets every n share one compilation.
 PADDABLE = ("impartial_culture", "independent_pairwise", "luce_mixture")
-
-
-def pad_as_losers(P, n):
-  """Makes alternatives ``>= n`` of ``P`` ``[N, N]`` lose to all others.
-
-  Alternatives ``< n`` keep their preferences; each beats every padded one;
-  the padded ones are ordered among themselves by index (a transitive order).
-  So Condorcet winners, cycles, transitivity, the Smith set and the support
-  of the margin game's equilibrium (the padded alternatives are strictly
-  dominated) are those of ``P[:n, :n]``.
-
-  Args:
-    P: ``[N, N]`` preference matrix.
-    n: int32 scalar (may be traced), ``2 <= n <= N``.
-
-  Returns:
-    ``[N, N]`` preference matrix of the same dtype.
-  """
-  size = P.shape[-1]
-  idx = jnp.arange(size)
-  active = idx < n
-  ai, aj = active[:, None], active[None, :]
-  order = jnp.where(idx[:, None] < idx[None, :], 1.0, 0.0)
-  order = jnp.where(idx[:, None] == idx[None, :], 0.5, order).astype(P.dtype)
-  one, zero = jnp.ones((), P.dtype), jnp.zeros((), P.dtype)
-  return jnp.where(ai & aj, P, jnp.where(ai, one, jnp.where(aj, zero, order)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -101,15 +75,15 @@ def _sampler(model, n, m, mallows_phi, groups, sigma, padded):
     base = montecarlo.make_sampler("mallows", n, m, phi=mallows_phi)
   elif model == "independent_pairwise":
     base = montecarlo.make_sampler("independent_pairwise", n)
+  elif m == 0:  # the population limit of luce_mixture
+    def base(key, shape):
+      weights, probs = preferences.random_population(
+          jax.random.split(key)[0], groups, n, shape=shape,
+          distribution="lognormal", scale=sigma)
+      return preferences.population_preference_matrix(weights, probs)
   else:
     def base(key, shape):
-      k_w, k_r = jax.random.split(key)
-      weights, probs = preferences.random_population(
-          k_w, groups, n, shape=shape, distribution="lognormal", scale=sigma)
-      if m == 0:
-        return preferences.population_preference_matrix(weights, probs)
-      rankings = preferences.population_mixture(k_r, weights, probs, m,
-                                                shape=shape)
+      rankings = preferences.luce_mixture(key, groups, m, n, sigma, shape)
       return preferences.preference_matrix(
           preferences.pairwise_counts(rankings))
 
@@ -117,9 +91,7 @@ def _sampler(model, n, m, mallows_phi, groups, sigma, padded):
     P = base(key, tuple(shape))
     if not padded:
       return P
-    flat = P.reshape((-1, n, n))
-    flat = jax.vmap(pad_as_losers, in_axes=(0, None))(flat, n_active)
-    return flat.reshape(P.shape)
+    return analysis.pad_preference_matrix(P, n, num_active=n_active)
 
   sample.batched = True
   return sample
@@ -130,7 +102,8 @@ def build_sampler(model: str, n: int, m: int, config):
 
   ``sample(key, shape, *args)`` returns preference matrices ``[*shape, N, N]``
   (a batched sampler for ``montecarlo.estimate``): ``N = n``, or ``N`` the
-  largest ``n`` swept for the model, padded by :func:`pad_as_losers` when
+  largest ``n`` swept for the model, padded by
+  ``analysis.pad_preference_matrix`` when
   ``config.pad_alternatives`` and the model is in ``PADDABLE``.
 
   Args:
@@ -180,14 +153,23 @@ def cells(config):
         yield model, int(m), int(n)
 
 
-def run_cells(config, workdir, statistics, tag):
+def run_cells(config, workdir, statistics, tag, modules=()):
   """Estimates ``statistics`` for every cell; resumes from saved cells.
 
-  Each cell's result is written atomically to ``workdir/cells/<tag>_*.json``
-  when it finishes and skipped when already there, so a killed sweep resumes.
+  Each cell's result is saved by :class:`experiments.common.ResultCache`
+  (fingerprint: the config, the library version, this module and
+  ``modules``) when it finishes and reused by a re-run, so a killed sweep
+  resumes.
+
+  Args:
+    config: the experiment config.
+    workdir: output directory.
+    statistics: names in ``montecarlo.STATISTICS``.
+    tag: prefix of the cells' file names.
+    modules: further experiment modules the results depend on (a caller's).
 
   Returns:
-    A list of row dicts (one per cell).
+    A list of row dicts (one per cell), as saved.
   """
   for m in config.num_voters:
     if m < 0:
@@ -206,27 +188,11 @@ def run_cells(config, workdir, statistics, tag):
   for name in statistics:
     if name not in montecarlo.STATISTICS:
       raise ValueError(f"Unknown statistic {name!r}.")
-  rows = []
   base = jax.random.key(config.seed)
-  # Saved cells are reused only by a run with the same sampling settings (and,
-  # for a padded model, the same padded size), so a preset change or a new
-  # seed never picks up stale cells.
-  fingerprint = zlib.crc32(json.dumps(
-      {k: config.get(k) for k in ("seed", "num_samples", "confidence",
-                                  "mallows_phi", "luce_groups", "luce_sigma",
-                                  "pad_alternatives")},
-      sort_keys=True).encode())
-  for idx, (model, m, n) in enumerate(todo):
-    size = (max(_model_alternatives(config, model))
-            if config.get("pad_alternatives", False) and model in PADDABLE
-            else n)
-    path = os.path.join(
-        workdir, "cells",
-        f"{tag}_{model}_m{m}_n{n}_N{size}_{fingerprint:08x}.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        rows.append(json.load(f))
-      continue
+  cache = common.ResultCache(workdir, config, sys.modules[__name__],
+                             *modules)
+
+  def compute(model, m, n):
     # The cell's key depends only on the seed and the cell, not on the order.
     key = jax.random.fold_in(
         jax.random.fold_in(jax.random.fold_in(base, MODELS.index(model)), m),
@@ -247,12 +213,13 @@ def run_cells(config, workdir, statistics, tag):
       row[name + "_low"] = e.low
       row[name + "_high"] = e.high
       row[name + "_uncertified"] = int(e.uncertified)
-    common.write_json(path, row)
-    with open(path) as f:  # the row as saved (plain JSON types)
-      rows.append(json.load(f))
-    logging.info("[%d/%d] %s m=%d n=%d: %s", idx + 1, len(todo), model, m, n,
-                 {k: row[k] for k in statistics if np.ndim(row[k]) == 0})
-  return rows
+    logging.info("%s m=%d n=%d: %s", model, m, n,
+                 {k: float(row[k]) for k in statistics if np.ndim(row[k]) == 0})
+    return row
+
+  return [cache.get_or_compute(f"{tag}_{model}_m{m}_n{n}",
+                               functools.partial(compute, model, m, n))
+          for model, m, n in common.progress(todo, desc=tag)]
 
 
 def _label(model, m):

@@ -18,6 +18,7 @@ Run: ``python -m experiments.mixed_strategies --workdir=/tmp/ms
 """
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -73,7 +74,8 @@ def plot(rows, path):
 def run(config, workdir: str) -> str:
   """Runs the sweep; writes CSV/PNG under ``workdir``; returns markdown."""
   start = time.perf_counter()
-  rows = condorcet_cycles.run_cells(config, workdir, STATISTICS, "ms")
+  rows = condorcet_cycles.run_cells(config, workdir, STATISTICS, "ms",
+                                    modules=(sys.modules[__name__],))
   common.write_csv(os.path.join(workdir, "mixed_strategies.csv"), rows)
   plot(rows, os.path.join(workdir, "mixed_strategies.png"))
   seconds = time.perf_counter() - start

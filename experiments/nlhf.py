@@ -130,7 +130,7 @@ def _limits_section(config, results, oracles, algorithms, workdir):
   else:  # Same task as a population run: a deterministic function of seed.
     cfg = {k: v for k, v in config.to_dict().items()
            if k not in ("oracle", "algorithm")}
-    task, eval_oracle, _ = nlhf_train.build_task(nlhf_train._resolve(  # pylint: disable=protected-access
+    task, eval_oracle, _ = nlhf_train.build_task(nlhf_train.resolve_config(
         dict(cfg, oracle="population", algorithm="nash_rs")))
   ids = jnp.asarray(task.eval_prompts)
   P = np.asarray(eval_oracle.matrix(ids), np.float64)
@@ -197,7 +197,7 @@ def run(config, workdir: str) -> str:
     raise ValueError("config.oracle and config.algorithm must not be empty.")
   # Every run's config is checked (names, sizes) before the first one trains.
   for oracle, algorithm in pairs:
-    nlhf_train._resolve(dict(base, oracle=oracle, algorithm=algorithm))  # pylint: disable=protected-access
+    nlhf_train.resolve_config(dict(base, oracle=oracle, algorithm=algorithm))
   results = {}
   rows = []
   for oracle, algorithm in pairs:
@@ -329,5 +329,4 @@ def _command(config) -> str:
 
 
 if __name__ == "__main__":
-  # orbax logs every checkpoint save at INFO.
-  common.app_main(run, "experiments/configs/nlhf.py", log_level="warning")
+  common.app_main(run, "experiments/configs/nlhf.py")

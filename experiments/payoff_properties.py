@@ -5,7 +5,7 @@ A numerical check of arXiv:2505.20627's (Shi, Liu, Long, Su, Xiao,
 preference matching") Theorems 3.1, 3.2, 4.2, Examples 3.4/4.3 and Corollary
 5.4. The paper has no experiments and no numerical table: its Table 1 lists
 necessary and sufficient *conditions on Psi*; here, for each Psi, the class
-those conditions predict (``payoffs.table1_prediction``, evaluated on a grid
+those conditions predict (``payoff_properties.predicted_properties``, on a grid
 of t) is shown next to what random games find. The game is ``A = Psi(P)``
 (diagonal ``Psi(1/2)``), solved as a general zero-sum game; the alignment
 result is the max player's Nash solution. Columns:
@@ -17,7 +17,7 @@ result is the max player's Nash solution. Columns:
 * preference matching under BTL (Xiao et al. 2024, arXiv:2405.16455): the
   unique Nash solution is ``softmax(r)``.
 
-Each verdict comes from ``nash_align.payoffs``' predicates on random no-tie
+Each verdict comes from ``nash_align.payoff_properties``' checks on random no-tie
 games with planted structure (antisymmetric Psi: the original samplers and
 exact skew-symmetric certificates; other Psi: every Nash solution of the max
 player checked by an LP over the optimal set); every "no" comes with a
@@ -34,9 +34,9 @@ Run: ``python -m experiments.payoff_properties --workdir=/tmp/pp
 --config=experiments/configs/payoff_properties.py:quick``
 """
 
-import hashlib
-import json
+import functools
 import os
+import sys
 import time
 
 import jax
@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
+from nash_align import payoff_properties as props
 from nash_align import payoffs
 
 # Antisymmetric transforms that violate Psi(p) > 0 on (1/2, 1].
@@ -72,8 +73,6 @@ PROPERTIES = ("condorcet_consistent", "smith_consistent",
               "mixed_without_condorcet_winner", "preference_matching_btl")
 TABLE1 = ("condorcet_consistent", "smith_consistent",
           "mixed_without_condorcet_winner")
-# Bumped when a cell's content changes (resumed runs never mix formats).
-CELL_FORMAT = 2
 
 
 def parse_payoff(spec: str):
@@ -92,7 +91,7 @@ def parse_payoff(spec: str):
   return spec, payoffs.get_payoff(name, **params)
 
 
-def _summary(check: payoffs.PropertyCheck) -> dict:
+def _summary(check: props.PropertyCheck) -> dict:
   out = dict(holds=bool(check.holds), num_checked=int(check.num_checked),
              num_violations=int(check.num_violations))
   if check.counterexample is not None:
@@ -105,22 +104,22 @@ def check_payoff(label, psi, config, key) -> dict:
   """All property checks for one transform (one JSON cell)."""
   k_cc, k_smith, k_mixed, k_pm = jax.random.split(key, 4)
   common_kw = dict(num_games=config.num_games)
-  pred = payoffs.table1_prediction(psi, num_points=config.grid_points)
+  pred = props.predicted_properties(psi, num_points=config.grid_points)
   return {
       "payoff": label,
       "table1": dict(
           predicted={p: getattr(pred, p) for p in TABLE1},
           conditions=pred.conditions, sources=pred.sources,
           details=pred.details),
-      "condorcet_consistent": _summary(payoffs.is_condorcet_consistent(
+      "condorcet_consistent": _summary(props.is_condorcet_consistent(
           psi, k_cc, num_alternatives=config.sizes, **common_kw)),
-      "smith_consistent": _summary(payoffs.is_smith_consistent(
+      "smith_consistent": _summary(props.is_smith_consistent(
           psi, k_smith, num_alternatives=config.sizes_mixed, **common_kw)),
       "mixed_without_condorcet_winner": _summary(
-          payoffs.gives_mixed_strategies(
+          props.gives_mixed_strategies(
               psi, k_mixed, num_alternatives=config.sizes_mixed,
               **common_kw)),
-      "preference_matching_btl": _summary(payoffs.is_preference_matching(
+      "preference_matching_btl": _summary(props.is_preference_matching(
           psi, k_pm, num_alternatives=config.sizes, scale=config.btl_scale,
           **common_kw)),
   }
@@ -181,25 +180,16 @@ def run(config, workdir: str) -> str:
   if int(config.grid_points) < 2:
     raise ValueError(
         f"config.grid_points must be >= 2, got {config.grid_points}.")
-  # Cells are keyed by the settings that change them, so a resumed run never
-  # mixes results of different configs.
-  fingerprint = hashlib.sha1(json.dumps(
-      [CELL_FORMAT, config.seed, config.num_games, list(config.sizes),
-       list(config.sizes_mixed), config.btl_scale, config.grid_points],
-      sort_keys=True).encode()).hexdigest()[:10]
-  cell_dir = os.path.join(workdir, "payoff_properties_cells", fingerprint)
+  # Cells are saved as they finish and reused by a re-run of the same code
+  # and config (a killed run resumes).
+  cache = common.ResultCache(workdir, config, sys.modules[__name__],
+                             subdir="payoff_properties_cells")
+  # The same key for every transform: all are checked on the same games.
   key = jax.random.PRNGKey(config.seed)
-  results = []
-  for label, psi in specs:
-    # The same key for every transform: all are checked on the same games.
-    path = os.path.join(cell_dir, f"{label.replace(':', '_')}.json")
-    if os.path.exists(path):  # resume: cells already computed are kept
-      with open(path) as f:
-        results.append(json.load(f))
-      continue
-    res = check_payoff(label, psi, config, key)
-    common.write_json(path, res)
-    results.append(res)
+  results = [cache.get_or_compute(
+      label, functools.partial(check_payoff, label, psi, config, key))
+             for label, psi in common.progress(specs,
+                                               desc="payoff_properties")]
 
   rows = []
   for res in results:
@@ -250,8 +240,8 @@ def run(config, workdir: str) -> str:
   for n, k in zip(config.sizes, jax.random.split(
       jax.random.fold_in(key, 53), len(config.sizes))):
     pi = np.asarray(jax.random.dirichlet(k, jnp.ones(n)), np.float64)
-    _, spread, low, high = payoffs.nash_solution_spread(
-        payoffs.preference_matching_payoff(pi))
+    _, spread, low, high = props.nash_solution_spread(
+        props.preference_matching_payoff(pi))
     err = float(max(np.abs(low - pi).max(), np.abs(high - pi).max()))
     control.append(f"n = {n}: spread of the Nash solutions {spread:.1e}, "
                    f"max |x - pi| {err:.1e}")
@@ -278,10 +268,10 @@ def run(config, workdir: str) -> str:
       "Condorcet winner / BTL strengths, each game solved by "
       "`solvers.solve` (general zero-sum game; the max player's Nash "
       "solution is the alignment result) and checked by an exact "
-      "certificate or an LP over the optimal set (see `nash_align.payoffs`). "
+      "certificate or an LP over the optimal set (see `nash_align.payoff_properties`). "
       "Cells: verdict (violations/games). \"Table 1 predicts\": the "
       "paper's conditions evaluated on a grid of t by "
-      "`payoffs.table1_prediction` (`?`: no result applies).\n\n"
+      "`payoff_properties.predicted_properties` (`?`: no result applies).\n\n"
       + common.markdown_table(table_rows) +
       "\nA \"no\" found where Table 1 predicts \"yes\" (contradiction): "
       + (", ".join(disagreements) if disagreements else "none") +
@@ -289,7 +279,7 @@ def run(config, workdir: str) -> str:
       + (", ".join(not_refuted) if not_refuted else "none") +
       ". Preference matching under BTL fails for every Psi here (BTL has a "
       "Condorcet winner; Cor. 5.4 for smooth Psi). Positive control "
-      "(Remark 5.3; `payoffs.preference_matching_payoff`, "
+      "(Remark 5.3; `payoff_properties.preference_matching_payoff`, "
       "alpha_ij = pi_j / pi_i - n delta_ij, whose n-dependent diagonal "
       "Asm. 5.2 forbids): " + "; ".join(control) + ".\n\n"
       "Counterexamples found (all in `payoff_properties.json`):\n\n"

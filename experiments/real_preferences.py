@@ -19,16 +19,17 @@ Vicuna-80, PRD human) it compares the share of prompts with a cycle and with no
 Condorcet winner to two population models fitted to the pooled data (Monte
 Carlo with the same per-prompt judgment design).
 
-Results are written per dataset (``results/<name>.json``, atomic; reused on a
-re-run with the same settings), then ``summary.csv``, ``per_prompt.csv``,
+Results are written per dataset (``results/<fingerprint>/<name>.json``,
+atomic; reused by a re-run of the same code and config), then ``summary.csv``, ``per_prompt.csv``,
 ``majority_graphs.png``, ``lotteries.png`` and ``report.md``.
 
 Run: ``python -m experiments.real_preferences --workdir=/tmp/real
 --config=experiments/configs/real_preferences.py:quick``.
 """
 
-import json
+import functools
 import os
+import sys
 import time
 
 import jax
@@ -45,22 +46,6 @@ _COMMAND = ("python -m experiments.real_preferences --workdir={workdir} "
 def _estimate(e) -> dict:
   return {"mean": e.mean, "stderr": e.stderr, "low": e.low, "high": e.high,
           "num_samples": e.num_samples}
-
-
-def _settings(config, name: str, index: int) -> dict:
-  """The settings a dataset's cached result depends on.
-
-  ``index`` (the dataset's position in the run, which picks its key) is one
-  of them: a cached result is reused only where a fresh run would draw the
-  same resamples.
-  """
-  return {"seed": int(config.seed), "key_index": int(index),
-          "num_resamples": int(config.num_resamples),
-          "bootstrap_by": list(config.bootstrap_by),
-          "confidence": float(config.confidence),
-          "per_prompt": name in config.per_prompt_datasets,
-          "population_models": list(config.population_models),
-          "per_prompt_samples": int(config.per_prompt_samples)}
 
 
 def analyse_dataset(name: str, index: int, config) -> dict:
@@ -93,7 +78,6 @@ def analyse_dataset(name: str, index: int, config) -> dict:
       "majority_ranking": res.majority_ranking,
       "bt_ranking": res.bt_ranking,
       "bootstrap": {},
-      "settings": _settings(config, name, index),
   }
   units = ("ballot",) if is_election else tuple(config.bootstrap_by)
   for u, by in enumerate(units):
@@ -124,19 +108,6 @@ def analyse_dataset(name: str, index: int, config) -> dict:
     }
   out["seconds"] = time.perf_counter() - start
   return out
-
-
-def _load_or_run(name, index, config, workdir) -> dict:
-  path = os.path.join(workdir, "results", f"{name}.json")
-  if os.path.exists(path):
-    with open(path) as f:
-      cached = json.load(f)
-    if cached.get("settings") == _settings(config, name, index):
-      return cached
-  result = analyse_dataset(name, index, config)
-  common.write_json(path, result)
-  with open(path) as f:  # the JSON form, as a later run would read it
-    return json.load(f)
 
 
 # ------------------------------------------------------------------ plots
@@ -259,8 +230,12 @@ def run(config, workdir: str) -> str:
     raise ValueError(
         f"config.confidence must be in (0, 1), got {config.confidence}.")
   start = time.perf_counter()
-  results = [_load_or_run(name, i, config, workdir)
-             for i, name in enumerate(names)]
+  cache = common.ResultCache(workdir, config, sys.modules[__name__],
+                             subdir="results")
+  results = [cache.get_or_compute(
+      name, functools.partial(analyse_dataset, name, i, config))
+             for i, name in common.progress(list(enumerate(names)),
+                                            desc="real_preferences")]
 
   rows = []
   for r in results:

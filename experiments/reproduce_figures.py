@@ -9,6 +9,9 @@ each took and the commands that reproduce them. An experiment that fails is
 reported (with its traceback) and the others still run; the binary then exits
 non-zero. Cells already computed are reused (the sweeps resume).
 
+The console shows progress bars and one line per experiment; library logging
+goes to ``DIR/log.txt`` (``--verbosity=0`` puts it back on the console).
+
 Run: ``python -m experiments.reproduce_figures --preset=quick --workdir=DIR``.
 The quick preset runs everything in under 5 minutes on 2 CPU cores.
 """
@@ -16,11 +19,9 @@ The quick preset runs everything in under 5 minutes on 2 CPU cores.
 import importlib
 import os
 import re
-import sys
 import time
 import traceback
 
-from absl import app
 from absl import flags
 
 from experiments import common
@@ -51,20 +52,6 @@ def _relink(section: str, name: str) -> str:
   return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", fix, section)
 
 
-def _import_experiment(name: str):
-  """Imports ``experiments.<name>``, tolerating module-level flag definitions.
-
-  Experiment binaries should define their absl flags under ``__main__``; if
-  one defines ``--workdir``/``--config`` at import time, the already-parsed
-  flags of the same name are dropped first (their values were read) so the
-  import does not fail with ``DuplicateFlagError``.
-  """
-  for flag in ("workdir", "config"):
-    if flag in flags.FLAGS:
-      delattr(flags.FLAGS, flag)
-  return importlib.import_module(f"experiments.{name}")
-
-
 def run_all(preset: str, workdir: str,
             experiments=EXPERIMENTS) -> tuple[str, list[str]]:
   """Runs ``experiments`` with ``preset``; returns (report markdown, failures).
@@ -86,7 +73,7 @@ def run_all(preset: str, workdir: str,
   for name in experiments:
     start = time.perf_counter()
     try:
-      module = _import_experiment(name)
+      module = importlib.import_module(f"experiments.{name}")
       config = importlib.import_module(
           f"experiments.configs.{name}").get_config(preset)
       section = module.run(config, os.path.join(workdir, name))
@@ -101,7 +88,7 @@ def run_all(preset: str, workdir: str,
     timings.append({"experiment": name, "status": status,
                     "seconds": round(seconds, 1)})
     print(f"[reproduce_figures] {name}: {status} in {seconds:.1f} s",
-          file=sys.stderr, flush=True)
+          flush=True)
   total = time.perf_counter() - total_start
   header = (
       "# nash_align: reproduced figures\n\n"
@@ -116,20 +103,20 @@ def run_all(preset: str, workdir: str,
   return report, failures
 
 
-def main(argv):
-  del argv
+def _define_flags():
+  flags.DEFINE_enum("preset", "quick", PRESETS, "Config preset for all.")
+  flags.DEFINE_list("only", None, "Run only these experiments.")
+
+
+def main(unused_config, workdir: str) -> str:
+  """Runs the experiments named by ``--only`` (default all) with ``--preset``."""
   f = flags.FLAGS
   experiments = tuple(f.only) if f.only else EXPERIMENTS
-  preset, workdir = f.preset, f.workdir
-  _, failures = run_all(preset, workdir, experiments)
-  print(f"report: {os.path.join(workdir, 'report.md')}")
+  _, failures = run_all(f.preset, workdir, experiments)
   if failures:
     raise SystemExit(f"experiments failed: {', '.join(failures)}")
+  return f"report: {os.path.join(workdir, 'report.md')}"
 
 
 if __name__ == "__main__":
-  flags.DEFINE_enum("preset", "quick", PRESETS, "Config preset for all.")
-  flags.DEFINE_string("workdir", None, "Output directory.")
-  flags.DEFINE_list("only", None, "Run only these experiments.")
-  flags.mark_flag_as_required("workdir")
-  app.run(main)
+  common.app_main(main, None, define_flags=_define_flags)

@@ -7,10 +7,10 @@ the preference profile, and that a slight change of the reward objective
 restores them for every profile. This experiment measures both claims on
 sampled profiles. Only the paper's abstract could be checked: the condition
 ("majority dominance") and the modified objective are our own formalisation
-consistent with the abstract (provenance note in
-``nash_align/bradley_terry.py``), not the paper's stated assumptions or
-formula; the abstract's third claim (preference matching, preference
-equivalence and group preference matching for RLHF) is not covered.
+consistent with the abstract (``docs/bradley_terry.md``), not the paper's
+stated assumptions or formula; the abstract's third claim (preference
+matching, preference equivalence and group preference matching for RLHF) is
+not covered.
 
 1. Draw a profile: ``m`` labelers each rank ``n`` responses (``MODELS``).
    Its pairwise counts ``c`` are balanced (every pair judged ``m`` times).
@@ -29,7 +29,7 @@ equivalence and group preference matching for RLHF) is not covered.
    order (pairwise-majority consistency), and the fraction of strict majority
    pairs it orders the majority's way.
 
-Theory predicts (``nash_align/bradley_terry.py``, Facts 2 and 3): under the
+Theory predicts (``docs/bradley_terry.md``, Facts 2 and 3): under the
 condition the BT reward agrees with the majority on every pair, so its
 conditional rates are exactly 1; without it the BT reward can fail; the
 modified reward's rates are exactly 1 for every profile. Conditional rates
@@ -52,8 +52,8 @@ Run: ``python -m experiments.rlhf_majority --workdir=/tmp/rlhf
 """
 
 import functools
-import json
 import os
+import sys
 import time
 import zlib
 
@@ -139,11 +139,8 @@ def sample_counts(key, model: str, n: int, m: int, batch: int, params):
     rankings = preferences.plackett_luce(k_r, weights, m, shape=shape,
                                          validate=False)
   elif model == "luce_mixture":
-    groups = int(params["luce_groups"])
-    weights = jnp.exp(sigma * jax.random.normal(k_w, (batch, groups, n)))
-    probs = jnp.full((batch, groups), 1.0 / groups)
-    rankings = preferences.population_mixture(k_r, weights, probs, m,
-                                              shape=shape, validate=False)
+    rankings = preferences.luce_mixture(key, int(params["luce_groups"]), m, n,
+                                        sigma, shape)
   elif model == "opposed_groups":
     gap = float(params["opposed_gap"])
     steps = jnp.arange(n, dtype=jnp.float32)
@@ -196,20 +193,32 @@ def profile_statistics(counts, bt_l2, majority_l2):
   return {k: out[k] for k in SUMS}
 
 
+# One statistic per summed indicator: picks it from the sampler's output.
+_STATISTICS = {k: (lambda stats, k=k: stats[k]) for k in SUMS}
+
+
 @functools.lru_cache(maxsize=None)
-def _stats_fn(bt_l2, majority_l2):
-  """Jitted ``counts [B, n, n] -> {name: sum over the B profiles}``.
+def _profile_sampler(n, m, params_items):
+  """Batched sampler for ``montecarlo.estimate``: profiles -> indicators.
 
-  One compiled program per ``(B, n)``, shared by every model and ``m`` (the
-  samplers are jitted inside ``nash_align.preferences``).
+  ``sample(key, (B,), model_index)`` draws ``B`` profiles of ``MODELS[
+  model_index]`` (:func:`sample_counts`; the index is traced, so every model
+  shares one compiled program per ``(n, m)``) and returns their indicators
+  ``{name: [B]}`` (:func:`profile_statistics`): the reward fits are computed
+  once per profile and shared by all sums.
   """
+  params = dict(params_items)
 
-  @jax.jit
-  def step(counts):
-    stats = profile_statistics(counts, bt_l2, majority_l2)
-    return {k: jnp.sum(v.astype(jnp.int32)) for k, v in stats.items()}
+  def sample(key, shape, model_index):
+    branches = [functools.partial(sample_counts, model=model, n=n, m=m,
+                                  batch=shape[0], params=params)
+                for model in MODELS]
+    counts = jax.lax.switch(model_index, branches, key)
+    return profile_statistics(counts, float(params["bt_l2"]),
+                              float(params["majority_l2"]))
 
-  return step
+  sample.batched = True
+  return sample
 
 
 def _cell_key(seed, model, m, n):
@@ -222,24 +231,19 @@ def _cell_key(seed, model, m, n):
 def run_cell(config, model, m, n):
   """Sums of the per-profile indicators over ``num_samples`` profiles.
 
-  Chunk ``c`` holds profiles ``c * chunk_size ...`` drawn with
-  ``fold_in(cell_key, c)``; a shorter last chunk compiles its own program.
-  Results depend only on the seed, the cell and ``chunk_size``.
+  Drawn and reduced by ``montecarlo.estimate`` (streaming chunks, blocks of
+  profiles keyed by ``fold_in(cell_key, block)``), so the sums depend only on
+  the seed and the cell, not on ``chunk_size`` or the devices.
   """
-  chunk = int(config.chunk_size)
-  total = int(config.num_samples)
-  params = {k: config[k] for k in PARAMS}
-  step = _stats_fn(float(config.bt_l2), float(config.majority_l2))
-  key = _cell_key(int(config.seed), model, m, n)
-  sums = {k: 0 for k in SUMS}
-  for c in range(-(-total // chunk)):
-    take = min(chunk, total - c * chunk)
-    counts = sample_counts(jax.random.fold_in(key, c), model, n, m, take,
-                           params)
-    out = step(counts)
-    for k, v in out.items():
-      sums[k] += int(v)
-  return sums
+  params = tuple(sorted((k, config[k]) for k in PARAMS))
+  sample = _profile_sampler(int(n), int(m), params)
+  est = montecarlo.estimate(
+      _cell_key(int(config.seed), model, m, n), sample, _STATISTICS,
+      int(config.num_samples), chunk_size=int(config.chunk_size),
+      sampler_args=(jnp.int32(MODELS.index(model)),))
+  # Integer sums, recovered exactly from the float64 means.
+  return {k: int(round(float(e.mean) * e.num_samples))
+          for k, e in est.items()}
 
 
 def _rate(k, total, confidence):
@@ -278,37 +282,29 @@ def summarise(sums, confidence):
 def run_cells(config, workdir):
   """Runs every (model, m, n) cell, resuming from saved per-cell JSON.
 
-  Each cell is written atomically to ``workdir/cells/`` when it finishes and
-  skipped when already there, so a killed sweep resumes where it stopped.
+  Each cell is saved by :class:`experiments.common.ResultCache` when it
+  finishes and reused by a re-run of the same code and config, so a killed
+  sweep resumes where it stopped.
   """
   _check_config(config)
-  rows = []
   cells = [(model, int(m), int(n)) for model in config.models
            for m in config.num_voters for n in config.num_alternatives]
-  # Saved cells are reused only by a run with the same sampling settings.
-  fingerprint = zlib.crc32(json.dumps(
-      {k: config[k] for k in PARAMS + ("seed", "num_samples", "chunk_size")},
-      sort_keys=True).encode())
-  for idx, (model, m, n) in enumerate(cells):
-    path = os.path.join(workdir, "cells",
-                        f"rlhf_{model}_m{m}_n{n}_{fingerprint:08x}.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        rows.append(json.load(f))
-      continue
+  cache = common.ResultCache(workdir, config, sys.modules[__name__])
+
+  def compute(model, m, n):
     start = time.perf_counter()
     sums = run_cell(config, model, m, n)
     row = {"model": model, "num_voters": m, "num_alternatives": n}
     row.update(summarise(sums, float(config.confidence)))
     row["sums"] = sums
     row["seconds"] = round(time.perf_counter() - start, 3)
-    common.write_json(path, row)
-    with open(path) as f:
-      rows.append(json.load(f))
-    logging.info("[%d/%d] %s m=%d n=%d: bt_cw=%.3f maj_cw=%.3f", idx + 1,
-                 len(cells), model, m, n, row["bt_cw_all"],
-                 row["majority_cw_all"])
-  return rows
+    logging.info("%s m=%d n=%d: bt_cw=%.3f maj_cw=%.3f", model, m, n,
+                 row["bt_cw_all"], row["majority_cw_all"])
+    return row
+
+  return [cache.get_or_compute(f"rlhf_{model}_m{m}_n{n}",
+                               functools.partial(compute, model, m, n))
+          for model, m, n in common.progress(cells, desc="rlhf_majority")]
 
 
 def pooled(rows, confidence):

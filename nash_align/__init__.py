@@ -2,9 +2,11 @@
 
 import importlib
 
+from nash_align import atomic_io
 from nash_align import bradley_terry
 from nash_align import data
 from nash_align import montecarlo
+from nash_align import payoff_properties
 from nash_align import payoffs
 from nash_align import preferences
 from nash_align import social_choice
@@ -18,10 +20,12 @@ __version__ = "0.1.0"
 __all__ = (
     "Estimate",
     "NashResult",
+    "atomic_io",
     "bradley_terry",
     "data",
     "montecarlo",
     "nlhf",
+    "payoff_properties",
     "payoffs",
     "preferences",
     "social_choice",

@@ -61,6 +61,19 @@ def check_finite(x: Any, name: str) -> None:
       raise ValueError(f"{name} contains {bad} values.")
 
 
+def check_lower_bound(value: Any, name: str, low: float,
+                      inclusive: bool) -> None:
+  """Checks a concrete number (or array) is finite and ``>= low`` / ``> low``."""
+  if is_concrete(value):
+    v = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(v)):
+      raise ValueError(f"{name} must be finite, got {value!r}.")
+    bad = np.any(v < low) if inclusive else np.any(v <= low)
+    if bad:
+      rel = ">=" if inclusive else ">"
+      raise ValueError(f"{name} must be {rel} {low}, got {value!r}.")
+
+
 def check_preference_matrix(P: Any, name: str = "P", atol: float = 1e-5,
                             validate: bool = True) -> int:
   """Checks a preference matrix ``[..., n, n]``; returns ``n``.

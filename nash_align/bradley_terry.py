@@ -1,127 +1,30 @@
 r"""Bradley-Terry rewards fitted to pairwise win counts, and a majority fix.
 
-RLHF's reward-modelling step fits a Bradley-Terry (BT) model
-``Pr(i beats j) = sigma(r_i - r_j)`` by maximum likelihood to pairwise
-judgments (the setting of arXiv:2506.12350, Xiao, Shi, Liu, Long and Su,
-"Theoretical Tensions in RLHF"). On a finite set of ``n``
-responses the reward is a vector of log-strengths ``r`` ``[n]`` and the data
-are win counts ``c[i, j]`` = number of judgments with ``i`` above ``j``.
-
-This module provides
+RLHF's reward model is the Bradley-Terry (BT) maximum-likelihood estimate
+``Pr(i beats j) = sigma(r_i - r_j)`` fitted to win counts ``c[i, j]`` (the
+setting of arXiv:2506.12350, Xiao et al., "Theoretical Tensions in RLHF").
 
 * :func:`fit` / :func:`fit_with_info`: the (optionally ridge-penalised) BT
-  maximum-likelihood estimate by damped Newton iterations in a
-  ``lax.while_loop``; jit- and vmap-compatible, any leading batch shape.
+  maximum-likelihood reward by damped Newton steps in a ``lax.while_loop``;
+  jit- and vmap-compatible, any leading batch shape.
 * :func:`log_likelihood`, :func:`win_probabilities`, :func:`ranking`,
-  :func:`mle_exists` (Zermelo/Ford condition).
-* Conditions on the profile under which the BT reward is pairwise-majority
-  and Condorcet consistent (the kind of result the paper proves), stated and
-  proved below in a self-contained way: :func:`is_balanced`,
-  :func:`satisfies_majority_dominance`,
-  :func:`is_strongly_stochastically_transitive`.
-* A modified reward objective that restores pairwise-majority and Condorcet
-  consistency for every profile in which all pairs are judged (our version of
-  the paper's second claim; a secondary summary describes the paper's fix as
-  a Copeland-type majority vote, unverified):
-  :func:`majority_counts`, :func:`majority_objective`, :func:`fit_majority`.
+  :func:`mle_exists` (Ford's condition).
+* Conditions under which the BT reward is pairwise-majority and Condorcet
+  consistent: :func:`is_balanced`, :func:`satisfies_majority_dominance`,
+  :func:`is_strongly_stochastically_transitive` (Facts 1 and 2).
+* A modified objective that is pairwise-majority and Condorcet consistent
+  for every profile with all pairs judged: BT fitted to the per-pair
+  majority labels (:func:`majority_counts`, :func:`majority_objective`,
+  :func:`fit_majority`; Fact 3).
 
-Math (all sums over ``i != j``; ``N_ij = c_ij + c_ji``; ``sigma`` logistic):
+The condition and the modified objective are this library's formalisation,
+consistent with the paper's abstract, not quotations of the paper. The
+likelihood, the Newton step, Facts 1-3 and their proofs are in
+``docs/bradley_terry.md``.
 
-.. math::
-
-  \ell(r) = \sum_{i \ne j} c_{ij} \log \sigma(r_i - r_j)
-            - \tfrac{\lambda}{2} \lVert r \rVert^2,\qquad
-  \partial_i \ell = \sum_j \bigl(c_{ij} - N_{ij}\,\sigma(r_i - r_j)\bigr)
-                    - \lambda r_i .
-
-The Hessian is ``-(L + lambda I)`` with ``L`` the graph Laplacian of the
-weights ``w_ij = N_ij sigma_ij (1 - sigma_ij)``, so ``ell`` is concave and
-Newton's step solves ``(L + lambda I + 11^T / n) delta = grad``; the rank-one
-term fixes the shift invariance (``1^T grad = -lambda 1^T r = 0`` on the
-centred iterates, so the step stays centred). A backtracking line search over
-``t in {1, 1/2, ..., 2^-9}`` (Armijo) makes the iteration monotone and
-globally convergent.
-
-**Why BT can violate pairwise majority, and when it cannot.** With *balanced*
-data (every pair judged equally often, ``N_ij = m``: full rankings from ``m``
-labelers, or every pair shown to the same number of labelers) the stationarity
-condition reads ``W_i = sum_j m sigma(r_i - r_j) + lambda r_i`` with
-``W_i = sum_j c_ij`` the Borda score. The right-hand side is strictly
-increasing in the *order* of ``r_i`` (if ``r_i > r_k`` every term for ``i``
-exceeds the one for ``k``), hence
-
-  *Fact 1 (BT = Borda).* For balanced counts and any ``lambda >= 0`` (when the
-  maximiser exists) ``r_i > r_k  <=>  W_i > W_k`` and ``r_i = r_k <=> W_i =
-  W_k``: the BT reward ranks by Borda score (Siththaranjan et al., 2024).
-
-Borda is not Condorcet consistent, so neither is RLHF's reward in general:
-with 51 labelers ``a > b > c`` and 49 labelers ``b > c > a``, ``a`` is the
-Condorcet winner but BT ranks ``b`` first (tested). The paper's first claim
-(abstract) is that consistency *does* hold under mild, empirically plausible
-assumptions on the profile. The condition implemented here (ours; see the
-provenance note) is
-
-  *Majority dominance* (:func:`satisfies_majority_dominance`): whenever a
-  majority prefers ``i`` to ``j`` (``P_ij > 1/2``), ``i`` does at least as
-  well as ``j`` against every third response: ``P_ik >= P_jk`` for all
-  ``k not in {i, j}``.
-
-  *Fact 2.* Under balanced counts and majority dominance, the BT reward ranks
-  ``i`` above ``j`` whenever ``P_ij > 1/2``. Hence it is pairwise-majority
-  consistent (it reproduces the majority order, which dominance makes
-  transitive) and Condorcet consistent (the Condorcet winner gets the top
-  reward). Proof: ``W_i - W_j = m[(P_ij - P_ji) + sum_k (P_ik - P_jk)] > 0``,
-  then Fact 1.
-
-Strong stochastic transitivity (SST: ``P_ij >= 1/2, P_jk >= 1/2 => P_ik >=
-max(P_ij, P_jk)``) implies majority dominance, and when no pair is tied
-(``P_ij != 1/2`` off the diagonal, e.g. an odd number of labelers) the two are
-equivalent: dominance for the pair ``(i, j)`` at ``k`` gives ``P_ik >= P_jk``
-and for the pair ``(j, k)`` at ``i`` gives ``P_ik >= P_ij``. SST holds for
-every Bradley-Terry-Luce/Plackett-Luce population and for Mallows
-populations (both tested), so it is mild for homogeneous populations; it is
-a condition on the whole profile, though, and finite samples (more so for
-larger ``n``), mixtures of opposed groups and near-indifferent populations
-often violate it (``experiments/rlhf_majority.py`` measures how often).
-
-**The modified objective.** The paper's abstract states that a slight
-modification of the reward-modelling objective ensures pairwise-majority or
-Condorcet consistency under general profiles. The modification implemented
-here keeps the BT model and changes what it is fitted to: :func:`fit_majority`
-fits BT to the *pairwise majority labels*
-``M_ij = 1[c_ij > c_ji] + 1/2 * 1[c_ij = c_ji > 0]``, one vote per judged
-pair, with a ridge term ``lambda > 0`` (majority labels of a transitive
-majority are perfectly separable, so an unpenalised maximiser does not
-exist):
-
-.. math::
-
-  \ell_{\mathrm{maj}}(r) = \sum_{i \ne j} M_{ij} \log \sigma(r_i - r_j)
-                           - \tfrac{\lambda}{2} \lVert r \rVert^2 .
-
-These are balanced counts with ``m = 1`` whose Borda score is the Copeland
-score ``C_i = sum_j M_ij``, so by Fact 1 the fitted reward ranks by Copeland
-score, for *every* profile in which all pairs are judged:
-
-  *Fact 3.* (a) If a Condorcet winner exists it has the unique top reward
-  (Copeland score ``n - 1``). (b) If the majority relation is a strict linear
-  order, the reward ranking equals it (Copeland scores ``n-1, ..., 0``). So
-  the modified objective is pairwise-majority consistent and Condorcet
-  consistent under general preference profiles.
-
-Note on provenance: only the title page and abstract of arXiv:2506.12350v1
-could be retrieved from the stored copy available when this module was
-written, so the paper's own assumptions, objective and theorem numbers are
-NOT quoted and may differ from the ones here (a reviewer with the full text
-should compare them). The condition (majority dominance / SST), the modified
-objective (majority-label BT) and Facts 1-3 are stated and proved here, and
-each is checked numerically in ``tests/test_bradley_terry.py``.
-
-References: R. A. Bradley and M. E. Terry (1952); L. R. Ford (1957) for
-existence; D. R. Hunter, "MM algorithms for generalized Bradley-Terry models",
-Ann. Statist. 32 (2004) (Assumption 1: strong connectivity); A. Siththaranjan,
-C. Laidlaw, D. Hadfield-Menell, "Distributional preference learning", ICLR 2024
-(BT = Borda); J. Xiao et al., arXiv:2506.12350 (2025).
+References: Bradley and Terry (1952); Ford (1957); Hunter, Ann. Statist. 32
+(2004); Siththaranjan, Laidlaw and Hadfield-Menell, ICLR 2024 (BT = Borda);
+Xiao et al., arXiv:2506.12350 (2025).
 """
 
 import functools
@@ -311,7 +214,7 @@ def fit_with_info(counts: Any, num_steps: int = 100, l2: Any = 0.0,
     \ell(r) = \sum_{i \ne j} c_{ij} \log \sigma(r_i - r_j)
               - \tfrac{\lambda}{2}\lVert r\rVert^2
 
-  by damped Newton steps (see the module docstring). The maximiser is unique
+  by damped Newton steps (``docs/bradley_terry.md``). The maximiser is unique
   and centred when ``l2 > 0``; when ``l2 == 0`` it exists iff the directed
   graph with an edge ``i -> j`` whenever ``c[i, j] > 0`` is strongly connected
   (Ford 1957; Hunter 2004, Assumption 1; :func:`mle_exists`). Otherwise
@@ -482,7 +385,8 @@ def is_balanced(counts: Any, rtol: float = 0.0) -> Array:
   """Whether every pair ``i != j`` was judged equally often (``N_ij = m``).
 
   Balanced data (e.g. complete rankings from every labeler) is the setting in
-  which the BT reward ranks by Borda score (module docstring, Fact 1).
+  which the BT reward ranks by Borda score (``docs/bradley_terry.md``,
+  Fact 1).
 
   Args:
     counts: ``[..., n, n]`` win counts.
@@ -510,8 +414,8 @@ def satisfies_majority_dominance(P: Any, atol: float = 0.0) -> Array:
   Holds iff for every ordered pair with ``P[i, j] > 1/2`` and every third
   response ``k``: ``P[i, k] >= P[j, k] - atol``. With balanced counts it
   guarantees that the BT reward ranks ``i`` above ``j`` whenever a strict
-  majority prefers ``i`` (module docstring, Fact 2): the reward is then
-  pairwise-majority and Condorcet consistent. Implied by strong stochastic
+  majority prefers ``i`` (``docs/bradley_terry.md``, Fact 2): the reward is
+  then pairwise-majority and Condorcet consistent. Implied by strong stochastic
   transitivity (:func:`is_strongly_stochastically_transitive`) and
   equivalent to it when no off-diagonal entry equals 1/2.
 
@@ -612,7 +516,7 @@ def majority_objective(scores: Any, counts: Any, l2: Any = 0.1) -> Array:
   expression with ``M`` replaced by the raw counts ``c`` (labeler-weighted);
   fitting to the per-pair majority instead makes the reward ranking the
   Copeland ranking, which is pairwise-majority and Condorcet consistent for
-  every profile with all pairs judged (module docstring, Fact 3).
+  every profile with all pairs judged (``docs/bradley_terry.md``, Fact 3).
 
   Args:
     scores: ``[..., n]`` rewards.
@@ -636,7 +540,7 @@ def fit_majority(counts: Any, l2: Any = 0.1, num_steps: int = 100,
   pair was judged, the result ranks responses by Copeland score for every
   ``l2 > 0``: the Condorcet winner, when it exists, gets the unique top
   reward, and a transitive (linear-order) majority relation is reproduced
-  exactly (module docstring, Fact 3), whatever the profile.
+  exactly (``docs/bradley_terry.md``, Fact 3), whatever the profile.
 
   Args:
     counts: ``[..., n, n]`` non-negative win counts.

@@ -60,6 +60,7 @@ __all__ = (
     "impartial_culture",
     "impartial_culture_counts",
     "independent_pairwise",
+    "luce_mixture",
     "mallows",
     "pairwise_counts",
     "plackett_luce",
@@ -1353,3 +1354,35 @@ SAMPLERS = {
     "population_mixture": population_mixture,
     "random_tournament": random_tournament,
 }
+
+
+def luce_mixture(key: Array, num_groups: int, num_voters: int,
+                 num_alternatives: int, scale: float = 1.0,
+                 shape: Sequence[int] = ()) -> Array:
+  """Rankings from a random Luce mixture (the model of arXiv:2503.10990).
+
+  Draws a population of ``G`` equally large labeler groups with lognormal
+  Luce (PL/BTL) utilities ``w_g = exp(scale Z_g)``, ``Z_g ~ N(0, I_n)``
+  (:func:`random_population`, fresh for every batch element), then
+  ``num_voters`` labelers from it (:func:`population_mixture`). The key is
+  split as ``(k_population, k_rankings)``, so
+  ``random_population(k_population, ...)`` reproduces the population (for
+  example for its exact matrix, :func:`population_preference_matrix`).
+
+  Args:
+    key: PRNG key (consumed).
+    num_groups: ``G >= 1`` (static).
+    num_voters: ``m >= 1`` labelers (static).
+    num_alternatives: ``n >= 2`` (static).
+    scale: spread ``> 0`` of the log-utilities.
+    shape: leading batch shape (static).
+
+  Returns:
+    int32 rankings ``[*shape, m, n]``.
+  """
+  k_population, k_rankings = jax.random.split(key)
+  weights, probs = random_population(
+      k_population, num_groups, num_alternatives, shape=shape,
+      distribution="lognormal", scale=scale)
+  return population_mixture(k_rankings, weights, probs, num_voters,
+                            shape=shape, validate=False)

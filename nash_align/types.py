@@ -9,7 +9,6 @@ from typing import Any, Callable, NamedTuple
 import jax
 
 Array = jax.Array
-PRNGKey = jax.Array
 
 
 class NashResult(NamedTuple):
@@ -67,9 +66,6 @@ class Estimate(NamedTuple):
   uncertified: Any = 0
 
 
-# A payoff transform Psi, elementwise on a preference matrix: [..., n, n] -> [..., n, n].
+# A payoff transform Psi, elementwise on a preference matrix:
+# [..., n, n] -> [..., n, n].
 PayoffTransform = Callable[[Array], Array]
-# A sampler draws one batch of preference data: (key, ...) -> rankings or matrices.
-Sampler = Callable[..., Array]
-# A statistic maps one sampled preference matrix [n, n] (or profile) to a scalar/array.
-Statistic = Callable[[Array], Array]

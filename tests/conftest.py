@@ -1,5 +1,42 @@
-"""Test configuration: strict rank promotion (as equinox's tests do)."""
+"""Shared test configuration and fixtures.
+
+Strict rank promotion (as equinox's tests do) and fixtures used by several
+test files. The experiment end-to-end tests under ``tests/experiments/`` are
+marked ``slow`` (registered in setup.cfg); they run by default, and
+``-m "not slow"`` skips them.
+"""
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def nlhf_tiny():
+  """A tiny NLHF training configuration (one compile of the train step)."""
+  return dict(num_prompts=128, num_candidates=5, hidden_dim=16, batch_size=16,
+              num_steps=40, eval_every=10, checkpoint_every=20,
+              eval_samples=16, learning_rate=1e-2, progress=False,
+              algorithm="nash_rs")
+
+
+@pytest.fixture
+def cyclic_population():
+  """``(P [1, 3, 3], mu [1, 3])``: a non-symmetric 3-cycle, non-uniform mu.
+
+  Three labeler groups with rankings a > b > c, b > c > a and c > a > b and
+  shares 0.4, 0.33, 0.27 (a population oracle of ``nash_align.nlhf``).
+  """
+  from nash_align.nlhf import oracles  # pylint: disable=g-import-not-at-top
+  rank = np.array([[2.0, 1.0, 0.0],   # a > b > c
+                   [0.0, 2.0, 1.0],   # b > c > a
+                   [1.0, 0.0, 2.0]])  # c > a > b
+  oracle = oracles.PopulationOracle(
+      utilities=jnp.asarray(8.0 * rank[None], jnp.float32),
+      group_probs=jnp.asarray([0.4, 0.33, 0.27], jnp.float32))
+  P = np.asarray(oracle.matrix(jnp.zeros((1,), jnp.int32)), np.float64)
+  mu = np.array([[0.2, 0.5, 0.3]])
+  return P, mu

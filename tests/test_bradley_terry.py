@@ -212,7 +212,7 @@ def test_win_probabilities():
 
 
 # ----------------------------------------------------------------------------
-# Facts 1-3 of bradley_terry (our formalisation of the abstract's claims)
+# Facts 1-3 of docs/bradley_terry.md (our formalisation of the abstract)
 # on constructed and random profiles.
 
 
@@ -410,17 +410,3 @@ def test_bad_input():
     bt.log_likelihood(jnp.zeros(4), np.ones((3, 3)))
   with pytest.raises(ValueError, match="P must satisfy"):
     bt.satisfies_majority_dominance(np.full((3, 3), 0.9))
-
-
-def test_experiment_config_and_bad_names():
-  from experiments import rlhf_majority  # pylint: disable=g-import-not-at-top
-  from experiments.configs import rlhf_majority as cfg_mod  # pylint: disable=g-import-not-at-top
-  for preset in ("quick", "paper"):
-    config = cfg_mod.get_config(preset)
-    rlhf_majority._check_config(config)  # pylint: disable=protected-access
-  with pytest.raises(ValueError, match="Unknown preset 'nope'"):
-    cfg_mod.get_config("nope")
-  config = cfg_mod.get_config("quick")
-  config.models = ("mallows", "nope")
-  with pytest.raises(ValueError, match="Unknown model 'nope'"):
-    rlhf_majority.run(config, "/nonexistent/never/written")

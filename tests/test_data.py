@@ -4,6 +4,7 @@ import csv
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -463,6 +464,31 @@ def test_pad_preference_matrix_changes_nothing():
     assert na.solvers.duality_gap(P - 0.5, lp.row[:5], lp.col[:5]) < 1e-9
   with pytest.raises(ValueError, match="size must be"):
     analysis.pad_preference_matrix(P, 4)
+  with pytest.raises(ValueError, match="num_active"):
+    analysis.pad_preference_matrix(P, 8, num_active=6)
+
+
+def test_pad_preference_matrix_traced_num_active_keeps_statistics():
+  # Alternatives >= n of an [N, N] matrix become sure losers under jit: the
+  # statistics and equilibria are those of the leading n x n block.
+  n, size = 5, 8
+  P = na.preferences.independent_pairwise(jax.random.key(0), n, shape=(30,))
+  big = na.preferences.independent_pairwise(jax.random.key(1), size,
+                                            shape=(30,))
+  big = big.at[:, :n, :n].set(P)
+  Q = jax.jit(analysis.pad_preference_matrix, static_argnums=1)(
+      big, size, jnp.int32(n))
+  na._validation.check_preference_matrix(Q)
+  names = ("condorcet_winner_exists", "condorcet_cycle_exists",
+           "majority_transitive", "smith_set_size")
+  stats = jax.jit(jax.vmap(
+      lambda p: [na.montecarlo.STATISTICS[s].fn(p) for s in names]))
+  for name, a, b in zip(names, stats(P), stats(Q)):
+    np.testing.assert_array_equal(a, b, err_msg=name)
+  lp_p = na.solvers.solve_lp(np.asarray(P, np.float64) - 0.5)
+  lp_q = na.solvers.solve_lp(np.asarray(Q, np.float64) - 0.5)
+  np.testing.assert_allclose(lp_q.row[:, n:], 0.0, atol=1e-9)
+  np.testing.assert_allclose(lp_q.row[:, :n], lp_p.row, atol=1e-6)
 
 
 def test_relabelling_permutes_and_duplicating_keeps_results():
@@ -587,25 +613,3 @@ def test_prompt_sampler_follows_design():
   sample = jax.jit(analysis.prompt_sampler(design, pw, np.zeros((3, 3))))
   P = np.asarray(sample(jax.random.key(0)))
   np.testing.assert_array_equal(P, [[.5, 1, .5], [0, .5, .5], [.5, .5, .5]])
-
-
-def test_experiment_writes_report_and_resumes(tmp_path):
-  from experiments import real_preferences  # pylint: disable=g-import-not-at-top
-  from experiments.configs import real_preferences as configs  # pylint: disable=g-import-not-at-top
-  config = configs.get_config("quick")
-  config.pairwise_datasets = ("pandalm",)
-  config.preflib_datasets = ("preflib_education",)
-  config.per_prompt_datasets = ()
-  config.num_resamples = 64
-  section = real_preferences.run(config, str(tmp_path))
-  assert "preflib_education" in section and "pandalm" in section
-  for f in ("report.md", "summary.csv", "majority_graphs.png",
-            "lotteries.png", "results/pandalm.json"):
-    assert os.path.getsize(tmp_path / f) > 0
-  with open(tmp_path / "summary.csv") as f:
-    assert len(list(csv.DictReader(f))) == 2
-  stamp = os.path.getmtime(tmp_path / "results/pandalm.json")
-  assert real_preferences.run(config, str(tmp_path)) .startswith("## Real")
-  assert os.path.getmtime(tmp_path / "results/pandalm.json") == stamp
-  with pytest.raises(ValueError, match="Unknown preset 'full'"):
-    configs.get_config("full")

@@ -1,6 +1,5 @@
 """Tests for nash_align.montecarlo: reproducibility, sharding, closed forms."""
 
-import importlib
 import itertools
 import math
 import os
@@ -13,8 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import condorcet_cycles
-from experiments import reproduce_figures
 from nash_align import montecarlo as mc
 from nash_align import preferences
 from nash_align import social_choice
@@ -362,62 +359,3 @@ def test_sampler_args_reuse_one_compilation():
                   sampler_args=(jnp.int32(2),))
   assert len(traces) == 3  # no new jit trace
   _assert_same(a, b)  # a relabelling keeps every sample's winner indicator
-
-
-# ---------------------------------------------------------------------------
-# Experiment helpers and configs (cheap checks; the runs are experiments)
-# ---------------------------------------------------------------------------
-
-
-def test_pad_as_losers_keeps_statistics():
-  _require(preferences, "independent_pairwise")
-  n, size = 5, 8
-  P = preferences.independent_pairwise(jax.random.key(0), n, shape=(30,))
-  Q = jax.vmap(lambda p: condorcet_cycles.pad_as_losers(
-      jnp.pad(p, ((0, size - n), (0, size - n)), constant_values=0.5),
-      jnp.int32(n)))(P)
-  names = ("condorcet_winner_exists", "condorcet_cycle_exists",
-           "majority_transitive", "smith_set_size")
-  stats = jax.jit(jax.vmap(lambda p: [mc.STATISTICS[s].fn(p) for s in names]))
-  for name, a, b in zip(names, stats(P), stats(Q)):
-    np.testing.assert_array_equal(a, b, err_msg=name)
-  lp_p = solvers.solve_lp(np.asarray(P, np.float64) - 0.5)
-  lp_q = solvers.solve_lp(np.asarray(Q, np.float64) - 0.5)
-  np.testing.assert_allclose(lp_q.row[:, n:], 0.0, atol=1e-9)
-  np.testing.assert_allclose(lp_q.row[:, :n], lp_p.row, atol=1e-6)
-
-
-def test_run_cells_resumes_only_with_the_same_settings(tmp_path):
-  from experiments.configs import condorcet_cycles as config_lib  # pylint: disable=g-import-not-at-top
-  config = config_lib.get_config("quick")
-  config.models = ("independent_pairwise",)
-  config.num_alternatives = (3,)
-  config.num_alternatives_by_model = {}
-  config.num_samples = config.chunk_size = 16
-  stats = ("condorcet_winner_exists",)
-  first = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
-  again = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
-  assert again == first  # read back from the saved cell
-  assert len(os.listdir(tmp_path / "cells")) == 1
-  config.num_samples = 32  # another setting: the saved cell is not reused
-  (row,) = condorcet_cycles.run_cells(config, str(tmp_path), stats, "t")
-  assert row["num_samples"] == 32
-  assert len(os.listdir(tmp_path / "cells")) == 2
-
-@pytest.mark.parametrize("name", ["condorcet_cycles", "mixed_strategies",
-                                  "benchmark_montecarlo"])
-def test_configs_reject_unknown_preset(name):
-  module = importlib.import_module(f"experiments.configs.{name}")
-  for preset in ("quick", "paper" if name != "benchmark_montecarlo" else
-                 "full"):
-    assert module.get_config(preset).preset == preset
-  with pytest.raises(ValueError, match="Unknown preset 'huge'"):
-    module.get_config("huge")
-
-
-def test_reproduce_figures_rejects_bad_input(tmp_path):
-  with pytest.raises(ValueError, match="Unknown preset 'huge'"):
-    reproduce_figures.run_all("huge", str(tmp_path))
-  with pytest.raises(ValueError, match="Unknown experiment 'nope'"):
-    reproduce_figures.run_all("quick", str(tmp_path), ("nope",))
-  assert not os.listdir(tmp_path)  # nothing was written

@@ -210,7 +210,7 @@ def test_learned_models_cycle_vs_bradley_terry():
 
 
 def _tabular(P, mu):
-  """Batch/Game of one prompt for tabular logits."""
+  """Batch/BatchOracle of one prompt for tabular logits."""
   mask = jnp.ones((1, P.shape[0]), bool)
   batch = algos.Batch(prompt=jnp.zeros((1,), jnp.int32),
                       prompt_features=jnp.zeros((1, 1)),
@@ -223,12 +223,12 @@ def _tabular(P, mu):
 @functools.partial(jax.jit, static_argnames=("name", "hp"))
 def _grad(theta, batch, game, key, name, hp):
   matrix = game["matrix"]
-  game = algos.Game(prefer=lambda a, b: matrix[0][a, b], matrix=matrix,
-                    reward=game["reward"])
+  oracle = algos.BatchOracle(prefer=lambda a, b: matrix[0][a, b],
+                             matrix=matrix, reward=game["reward"])
 
   def f(theta):
     logp = policy_lib.masked_log_softmax(theta, batch.mask)
-    return algos.get_algorithm(name)(logp, batch, game, key, hp)[0]
+    return algos.get_algorithm(name)(logp, batch, oracle, key, hp)[0]
   return jax.grad(f)(theta)
 
 
@@ -329,11 +329,11 @@ def test_unknown_algorithm_and_estimator():
   with pytest.raises(ValueError, match="unknown algorithm 'dpo'"):
     algos.get_algorithm("dpo")
   with pytest.raises(ValueError, match="unknown estimator"):
-    algos._check_hp(algos.Hyperparams(estimator="mc"))  # pylint: disable=protected-access
+    algos.check_hyperparams(algos.Hyperparams(estimator="mc"))
   P, mu = _random_game(0)
   batch, game = _tabular(P, mu)
-  g = algos.Game(prefer=None, matrix=game["matrix"][:, :3, :3])
-  with pytest.raises(ValueError, match=r"game.matrix must be \[B, K, K\]"):
+  g = algos.BatchOracle(prefer=None, matrix=game["matrix"][:, :3, :3])
+  with pytest.raises(ValueError, match=r"oracle.matrix must be \[B, K, K\]"):
     algos.nash_md_loss(batch.reference_logp, batch, g, jax.random.PRNGKey(0),
                        algos.Hyperparams())
   with pytest.raises(ValueError, match="batch.mask"):

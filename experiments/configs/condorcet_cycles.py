@@ -39,7 +39,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.luce_groups = 3  # labeler groups in the Luce (PL) mixture
   config.luce_sigma = 1.0  # log-utilities ~ Normal(0, sigma^2) per group
   # Sample the paddable models at max(n) and pad (one compilation per model
-  # and m instead of one per n; see condorcet_cycles.pad_as_losers).
+  # and m instead of one per n; see data.analysis.pad_preference_matrix).
   config.pad_alternatives = True
   config.num_samples = 400
   config.chunk_size = 400

@@ -30,7 +30,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.luce_groups = 3
   config.luce_sigma = 1.0
   # Sample the paddable models at max(n) and pad (one compilation per model
-  # and m instead of one per n; see condorcet_cycles.pad_as_losers).
+  # and m instead of one per n; see data.analysis.pad_preference_matrix).
   config.pad_alternatives = True
   config.num_samples = 200
   config.chunk_size = 200

@@ -176,39 +176,54 @@ def _bucket(n: int) -> int:
   return next((b for b in _BUCKETS if b >= n), n)
 
 
-def pad_preference_matrix(P, size: int) -> jax.Array:
-  """Adds ``size - n`` dummy alternatives that every real one beats surely.
+def pad_preference_matrix(P, size: int, num_active=None) -> jax.Array:
+  """Pads ``P`` with dummy alternatives that every real one beats surely.
 
-  ``P_pad[i, d] = 1``, ``P_pad[d, i] = 0`` for real ``i`` and dummy ``d``,
-  1/2 among dummies. This changes none of the answers asked of ``P``: dummies
-  have no majority edge into the real alternatives, so cycles, the Condorcet
-  winner and the Smith set are those of ``P``; Copeland and Borda scores all
-  rise by ``size - n``; and no equilibrium of the margin or majority game
-  puts mass on a dummy (a dummy in the support would earn ``-1/2`` (or
-  ``-1``) times the real mass of the opponent's strategy, which must be 0 for
-  the symmetric game's value 0, and then every real row would earn more than
-  the value), so the equilibria restricted to ``P`` are those of ``P``.
+  Returns ``[..., size, size]``: the first ``num_active`` alternatives keep
+  their preferences, each beats every other one surely (``P_pad[i, d] = 1``),
+  and those others (the ``size - n`` new ones and, with ``num_active < n``,
+  the last ``n - num_active`` of ``P``) are ordered among themselves by
+  index, a transitive order. Every question asked of the first
+  ``num_active`` alternatives keeps its answer: Condorcet winner, cycles,
+  transitivity of the majority relation and the Smith set are those of
+  ``P[:num_active, :num_active]``; Copeland and Borda scores of real
+  alternatives rise by the number of dummies; and no equilibrium of the
+  margin or majority game puts mass on a dummy (see
+  ``docs/padding.md``). A traced ``num_active`` lets a sweep over ``n``
+  share one compiled program of size ``size``.
 
   Args:
     P: ``[..., n, n]`` preference matrix.
-    size: ``>= n``.
+    size: ``>= n`` (static).
+    num_active: number of real alternatives, ``2 <= num_active <= n`` (an
+      int or an int32 scalar, may be traced); default ``n``.
 
   Returns:
-    ``[..., size, size]``.
+    ``[..., size, size]`` preference matrix of ``P``'s dtype.
   """
   P = jnp.asarray(P)
   n = P.shape[-1]
   if size < n:
     raise ValueError(f"size must be >= n = {n}, got {size}.")
-  if size == n:
-    return P
-  batch = P.shape[:-2]
-  top = jnp.concatenate(
-      [P, jnp.ones(batch + (n, size - n), P.dtype)], axis=-1)
-  bottom = jnp.concatenate(
-      [jnp.zeros(batch + (size - n, n), P.dtype),
-       jnp.full(batch + (size - n, size - n), 0.5, P.dtype)], axis=-1)
-  return jnp.concatenate([top, bottom], axis=-2)
+  if num_active is None:
+    if size == n:
+      return P
+    num_active = n
+  elif not isinstance(num_active, jax.core.Tracer):
+    if not 2 <= int(num_active) <= n:
+      raise ValueError(
+          f"num_active must be in [2, n = {n}], got {int(num_active)}.")
+  if size > n:
+    P = jnp.pad(P, [(0, 0)] * (P.ndim - 2) + [(0, size - n)] * 2)
+  idx = jnp.arange(size)
+  active = idx < num_active
+  ai, aj = active[:, None], active[None, :]
+  order = jnp.where(idx[:, None] < idx[None, :], 1.0,
+                    jnp.where(idx[:, None] == idx[None, :], 0.5, 0.0))
+  one, zero = jnp.ones((), P.dtype), jnp.zeros((), P.dtype)
+  return jnp.where(ai & aj, P,
+                   jnp.where(ai, one, jnp.where(aj, zero,
+                                                order.astype(P.dtype))))
 
 
 def _equilibrium(P, payoff) -> tuple[NashResult, np.ndarray]:

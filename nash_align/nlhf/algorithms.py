@@ -1,8 +1,9 @@
 """NLHF trainers: one loss per algorithm, registered by name.
 
-Each algorithm is one function ``loss(logp, batch, game, key, hp) -> (loss,
+Each algorithm is one function ``loss(logp, batch, oracle, key, hp) -> (loss,
 aux)`` of the policy's log-probabilities ``logp`` ``[B, K]`` (differentiable);
-:func:`nash_align.nlhf.training.make_trainer` turns it into a jitted optax update.
+:func:`nash_align.nlhf.training.train_chunk` turns it into jitted optax
+updates.
 All of them target (a regularised version of) the symmetric two-player
 constant-sum *preference game* on each prompt ``x``::
 
@@ -34,8 +35,9 @@ from nash_align.nlhf import policy as policy_lib
 __all__ = (
     "ALGORITHMS",
     "Batch",
-    "Game",
+    "BatchOracle",
     "Hyperparams",
+    "check_hyperparams",
     "get_algorithm",
     "mirror_descent_loss",
     "nash_md_loss",
@@ -96,8 +98,8 @@ class Batch(NamedTuple):
   reference_logp: Any
 
 
-class Game(NamedTuple):
-  """Oracle access for one batch.
+class BatchOracle(NamedTuple):
+  """The preference oracle restricted to one batch of prompts.
 
   Attributes:
     prefer: ``(a, b) -> P(a > b)`` for int32 candidate indices ``[B, ...]``.
@@ -113,7 +115,15 @@ class Game(NamedTuple):
 sg = jax.lax.stop_gradient
 
 
-def _check_hp(hp: Hyperparams) -> None:
+def check_hyperparams(hp: Hyperparams) -> None:
+  """Raises ValueError naming the field of ``hp`` that is out of range.
+
+  Args:
+    hp: the hyperparameters shared by the losses.
+
+  Raises:
+    ValueError: unknown ``estimator`` or ``tau < 0``.
+  """
   if hp.estimator not in ESTIMATORS:
     raise ValueError(f"unknown estimator {hp.estimator!r}; expected one of "
                      f"{ESTIMATORS}.")
@@ -121,7 +131,7 @@ def _check_hp(hp: Hyperparams) -> None:
     raise ValueError(f"tau must be >= 0, got {hp.tau}.")
 
 
-def _check_shapes(logp, batch: Batch, game: Game) -> None:
+def _check_shapes(logp, batch: Batch, oracle: BatchOracle) -> None:
   """Trace-time shape checks: ``logp``, mask, reference ``[B, K]``, ``K >= 2``."""
   if logp.ndim != 2 or logp.shape[-1] < 2:
     raise ValueError(f"logp must be [B, K] with K >= 2, got {logp.shape}.")
@@ -129,14 +139,14 @@ def _check_shapes(logp, batch: Batch, game: Game) -> None:
     if getattr(batch, name).shape != logp.shape:
       raise ValueError(f"batch.{name} must have the shape of logp "
                        f"{logp.shape}, got {getattr(batch, name).shape}.")
-  if game.matrix is not None and game.matrix.shape != logp.shape + (
+  if oracle.matrix is not None and oracle.matrix.shape != logp.shape + (
       logp.shape[-1],):
-    raise ValueError(f"game.matrix must be [B, K, K] = "
+    raise ValueError(f"oracle.matrix must be [B, K, K] = "
                      f"{logp.shape + (logp.shape[-1],)}, got "
-                     f"{game.matrix.shape}.")
-  if game.reward is not None and game.reward.shape != logp.shape:
-    raise ValueError(f"game.reward must be [B, K] = {logp.shape}, got "
-                     f"{game.reward.shape}.")
+                     f"{oracle.matrix.shape}.")
+  if oracle.reward is not None and oracle.reward.shape != logp.shape:
+    raise ValueError(f"oracle.reward must be [B, K] = {logp.shape}, got "
+                     f"{oracle.reward.shape}.")
 
 
 def _sample(key, logp, num):
@@ -151,13 +161,13 @@ def _win_exact(matrix, q):
   return jnp.einsum("bij,bj->bi", matrix, q)
 
 
-def _win_sampled(game, ys, opponents, weights=None):
+def _win_sampled(oracle, ys, opponents, weights=None):
   """Mean preference of ``ys`` ``[B, S]`` over ``opponents`` ``[B, M]``.
 
   With ``weights`` ``[B, M]`` (e.g. acceptance indicators) a weighted mean.
   Returns ``[B, S]`` (and the weight total ``[B]`` when weighted).
   """
-  p = game.prefer(ys[:, :, None], opponents[:, None, :])  # [B, S, M]
+  p = oracle.prefer(ys[:, :, None], opponents[:, None, :])  # [B, S, M]
   if weights is None:
     return jnp.mean(p, axis=-1)
   total = jnp.sum(weights, axis=-1)  # [B]
@@ -198,7 +208,8 @@ def _kl_to_reference(logp, batch):
   return policy_lib.kl_divergence(logp, batch.reference_logp, batch.mask)
 
 
-def nash_md_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+def nash_md_loss(logp, batch: Batch, oracle: BatchOracle, key,
+                 hp: Hyperparams):
   r"""Nash-MD policy gradient (Munos et al. 2023, arXiv:2312.00886, Sec. 7).
 
   The opponent is the geometric mixture of the current policy and the
@@ -218,32 +229,34 @@ def nash_md_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``pi ∝ mu exp(P(y > pi^beta) / tau)``, within ``O(beta)`` of ``pi_tau``
   (Munos et al. tie ``beta = eta tau`` to the step size ``eta -> 0``).
   """
-  _check_shapes(logp, batch, game)
+  _check_shapes(logp, batch, oracle)
   mix = policy_lib.masked_log_softmax(
       (1.0 - hp.beta) * sg(logp) + hp.beta * batch.reference_logp, batch.mask)
   k_pi, k_opp = jax.random.split(key)
   surrogate, value = _policy_value(
       logp, batch.mask,
-      lambda: _win_exact(game.matrix, jnp.exp(mix)),
-      lambda ys: _win_sampled(game, ys, _sample(k_opp, mix, hp.num_opponents)),
+      lambda: _win_exact(oracle.matrix, jnp.exp(mix)),
+      lambda ys: _win_sampled(oracle, ys,
+                              _sample(k_opp, mix, hp.num_opponents)),
       k_pi, hp)
   kl = _kl_to_reference(logp, batch)
   loss = jnp.mean(-surrogate + hp.tau * kl)
   return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl)}
 
 
-def _win_vs_current(logp, game, key, hp):
+def _win_vs_current(logp, oracle, key, hp):
   """``P(y > pi_t)`` for all candidates ``[B, K]`` (pi_t = stop-grad policy)."""
   pi_t = jnp.exp(sg(logp))
   if hp.estimator == "exact":
-    return _win_exact(game.matrix, pi_t)
+    return _win_exact(oracle.matrix, pi_t)
   k = logp.shape[-1]
   opp = _sample(key, sg(logp), hp.num_opponents)
   ys = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), logp.shape)
-  return _win_sampled(game, ys, opp)
+  return _win_sampled(oracle, ys, opp)
 
 
-def mirror_descent_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+def mirror_descent_loss(logp, batch: Batch, oracle: BatchOracle, key,
+                        hp: Hyperparams):
   r"""Online mirror descent self-play on the KL-regularised (magnetic) game.
 
   Magnetic mirror descent (Sokota et al. 2023, arXiv:2206.05825, Eq. 2) with
@@ -259,8 +272,8 @@ def mirror_descent_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   estimator replaces ``P(y > pi_t)`` by its mean over ``M`` opponents
   ``y' ~ pi_t`` for every candidate ``y`` (``K M`` oracle queries).
   """
-  _check_shapes(logp, batch, game)
-  w = _win_vs_current(logp, game, key, hp)
+  _check_shapes(logp, batch, oracle)
+  w = _win_vs_current(logp, oracle, key, hp)
   et = hp.eta * hp.tau
   target = policy_lib.masked_log_softmax(
       (sg(logp) + et * batch.reference_logp + hp.eta * w) / (1.0 + et),
@@ -271,7 +284,8 @@ def mirror_descent_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
                                "objective": -jnp.mean(loss_rows)}
 
 
-def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+def sppo_loss(logp, batch: Batch, oracle: BatchOracle, key,
+              hp: Hyperparams):
   r"""Self-play preference optimisation (SPPO/INPO-style squared loss).
 
   SPPO (Wu et al. 2024, arXiv:2405.00675) regresses the log-ratio of the new
@@ -290,12 +304,12 @@ def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``pi_tau``. Sampled: ``y ~ pi_t`` (``S`` samples), ``P(y > pi_t)`` from
   ``M`` opponents, and the sample variance.
   """
-  _check_shapes(logp, batch, game)
+  _check_shapes(logp, batch, oracle)
   mask = batch.mask
   et = hp.eta * hp.tau
   k_w, k_y = jax.random.split(key)
   if hp.estimator == "exact":
-    w = _win_vs_current(logp, game, k_w, hp)
+    w = _win_vs_current(logp, oracle, k_w, hp)
     h = (1.0 - et) * sg(logp) + et * batch.reference_logp + hp.eta * w
     d = jnp.where(mask, logp - h, 0.0)
     q = jnp.exp(sg(logp))
@@ -304,7 +318,7 @@ def sppo_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   else:
     ys = _sample(k_y, sg(logp), hp.num_samples)
     opp = _sample(k_w, sg(logp), hp.num_opponents)
-    w = _win_sampled(game, ys, opp)
+    w = _win_sampled(oracle, ys, opp)
     g = lambda a: jnp.take_along_axis(a, ys, -1)  # pylint: disable=unnecessary-lambda-assignment
     h = (1.0 - et) * g(sg(logp)) + et * g(batch.reference_logp) + hp.eta * w
     d = g(logp) - h
@@ -355,7 +369,8 @@ def nash_rs_opponents(key, reference_logp, g, tau, num_proposals: int,
   return proposals, jnp.log(u) < log_accept
 
 
-def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+def nash_rs_loss(logp, batch: Batch, oracle: BatchOracle, key,
+                 hp: Hyperparams):
   r"""Nash rejection sampling, Nash-RS (Liu et al., arXiv:2503.10990v1, Sec. 5).
 
   The opponent is the min player's regularised best response to the current
@@ -374,16 +389,16 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   ``N`` proposals ``y' ~ mu`` are accepted with probability
   ``exp(-g/tau)``, and prompts with no accepted opponent are skipped.
   """
-  _check_shapes(logp, batch, game)
+  _check_shapes(logp, batch, oracle)
   if hp.tau <= 0:
     raise ValueError("nash_rs needs tau > 0.")
   mask = batch.mask
   if hp.estimator == "exact":
-    g = jnp.einsum("bi,bij->bj", jnp.exp(sg(logp)), game.matrix)
+    g = jnp.einsum("bi,bij->bj", jnp.exp(sg(logp)), oracle.matrix)
     opp = policy_lib.masked_log_softmax(batch.reference_logp - g / hp.tau,
                                         mask)
     surrogate, value = _policy_value(
-        logp, mask, lambda: _win_exact(game.matrix, jnp.exp(opp)), None,
+        logp, mask, lambda: _win_exact(oracle.matrix, jnp.exp(opp)), None,
         key, hp)
     accepted_frac = jnp.ones(())
   else:
@@ -392,7 +407,7 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
     ys_g = _sample(k_g, sg(logp), hp.num_samples)  # [B, S]
     cands = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), logp.shape)
     # g(y') = P(pi > y') estimated from policy samples, for every candidate.
-    g = jnp.mean(game.prefer(ys_g[:, None, :], cands[:, :, None]), -1)
+    g = jnp.mean(oracle.prefer(ys_g[:, None, :], cands[:, :, None]), -1)
     g = jnp.where(mask, g, jnp.inf)
     proposals, accepted = nash_rs_opponents(k_rs, batch.reference_logp, g,
                                             hp.tau, hp.num_proposals,
@@ -402,7 +417,7 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
     acc = accepted.astype(logp.dtype)
     surrogate, value = _policy_value(
         logp, mask, None,
-        lambda ys: _win_sampled(game, ys, proposals, acc)[0], k_pi, hp,
+        lambda ys: _win_sampled(oracle, ys, proposals, acc)[0], k_pi, hp,
         row_weight=row_weight)
     accepted_frac = jnp.mean(acc)
   kl = _kl_to_reference(logp, batch)
@@ -411,7 +426,8 @@ def nash_rs_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
                 "accept_rate": accepted_frac}
 
 
-def rlhf_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
+def rlhf_loss(logp, batch: Batch, oracle: BatchOracle, key,
+              hp: Hyperparams):
   r"""RLHF baseline: KL-regularised reward maximisation.
 
   With a Bradley-Terry reward model ``r`` fitted to pairwise labels
@@ -423,12 +439,12 @@ def rlhf_loss(logp, batch: Batch, game: Game, key, hp: Hyperparams):
   maximised by ``pi(y) ∝ mu(y) exp(r(y) / tau)``; as ``tau -> 0`` it collapses
   onto the reward's argmax, a single response.
   """
-  _check_shapes(logp, batch, game)
-  if game.reward is None:
-    raise ValueError("rlhf needs a reward model (Game.reward).")
+  _check_shapes(logp, batch, oracle)
+  if oracle.reward is None:
+    raise ValueError("rlhf needs a reward model (BatchOracle.reward).")
   surrogate, value = _policy_value(
-      logp, batch.mask, lambda: game.reward,
-      lambda ys: jnp.take_along_axis(game.reward, ys, -1), key, hp)
+      logp, batch.mask, lambda: oracle.reward,
+      lambda ys: jnp.take_along_axis(oracle.reward, ys, -1), key, hp)
   kl = _kl_to_reference(logp, batch)
   loss = jnp.mean(-surrogate + hp.tau * kl)
   return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl)}

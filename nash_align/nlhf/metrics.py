@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nash_align import _validation
 from nash_align import bradley_terry
 from nash_align import social_choice
 from nash_align import solvers
@@ -91,7 +92,26 @@ def policy_metrics(logp, reference_logp, mask, P, lottery=None,
 
 
 def wilson_interval(successes, n, z: float = 1.96):
-  """Wilson score interval ``(low, high)`` for ``successes / n``."""
+  """Wilson score interval ``(low, high)`` for ``successes / n`` (jit-able).
+
+  The jax counterpart of ``nash_align.montecarlo.wilson_interval`` (numpy,
+  by confidence level), for use inside jitted evaluation.
+
+  Args:
+    successes: ``[...]`` counts (may be traced).
+    n: number of trials, a Python number ``>= 1``.
+    z: normal quantile ``> 0`` (1.96 for 95%).
+
+  Returns:
+    ``(low, high)`` arrays ``[...]``.
+
+  Raises:
+    ValueError: ``n < 1`` or ``z <= 0``.
+  """
+  if not n >= 1:
+    raise ValueError(f"n must be >= 1 trials, got {n!r}.")
+  if not z > 0:
+    raise ValueError(f"z must be > 0, got {z!r}.")
   p = successes / n
   denom = 1.0 + z * z / n
   centre = (p + z * z / (2 * n)) / denom
@@ -243,8 +263,10 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
   (:func:`nash_align.solvers.regularized_duality_gap`).
 
   Args:
-    P: ``[E, K, K]`` preference matrices.
-    reference: ``[E, K]`` positive reference ``mu``.
+    P: ``[E, K, K]`` preference matrices: entries in ``[0, 1]`` with
+      ``P + P^T = 1``.
+    reference: ``[E, K]`` (or broadcastable to it) positive reference ``mu``
+      summing to 1 per prompt.
     tau: ``> 0`` KL strength (a number).
     tol: regularized-gap tolerance.
     **solve_kwargs: passed to ``nash_align.solvers.solve``.
@@ -253,13 +275,34 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
     ``NashResult`` (``row`` ``[E, K]`` is the policy; ``row`` and ``col``
     float64, renormalised) with ``gap`` the float64 regularized duality gap
     of ``(row, col)``.
+
+  Raises:
+    ValueError: naming ``P``, ``reference`` or ``tau`` when it is malformed
+      (wrong shape, ``P`` outside ``[0, 1]`` or ``P + P^T != 1``, ``reference``
+      not a positive distribution, ``tau <= 0``).
   """
   if not tau > 0:
     raise ValueError(f"tau must be > 0, got {tau!r}.")
+  _validation.check_real_dtype(P, "P")
   P = np.asarray(P, np.float64)
   if P.ndim != 3 or P.shape[1] != P.shape[2]:
     raise ValueError(f"P must be [E, K, K], got shape {P.shape}.")
-  mu = np.broadcast_to(np.asarray(reference, np.float64), P.shape[:2])
+  _validation.check_preference_matrix(P, "P")
+  _validation.check_real_dtype(reference, "reference")
+  reference = np.asarray(reference, np.float64)
+  try:
+    mu = np.broadcast_to(reference, P.shape[:2])
+  except ValueError:
+    raise ValueError(
+        f"reference must be [E, K] = {P.shape[:2]} (or broadcast to it), got "
+        f"shape {reference.shape}.") from None
+  _validation.check_finite(mu, "reference")
+  if mu.size and (mu.min() <= 0
+                  or np.max(np.abs(mu.sum(-1) - 1.0)) > 1e-5):
+    raise ValueError(
+        "reference must be a positive distribution over the K candidates of "
+        f"each prompt; got min {mu.min():.3g} and row sums off 1 by up to "
+        f"{np.max(np.abs(mu.sum(-1) - 1.0)):.3g}.")
   A = P - 0.5
   res = solvers.solve(A, beta=float(tau), reference=mu, tol=tol,
                       **solve_kwargs)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nash_align import _io
+from nash_align import atomic_io
 from nash_align.nlhf import algorithms as algos
 from nash_align.nlhf import checkpoint as ckpt_lib
 from nash_align.nlhf import metrics as metrics_lib
@@ -38,9 +38,14 @@ from nash_align.nlhf import policy as policy_lib
 __all__ = (
     "DEFAULT_CONFIG",
     "ORACLES",
+    "TrainSpec",
     "build_task",
     "evaluate",
+    "hyperparams",
+    "optimizer",
+    "resolve_config",
     "train",
+    "train_chunk",
 )
 
 ORACLES = ("learned", "population", "qlora_gpt4")
@@ -89,7 +94,21 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
 _NOT_FINGERPRINTED = ("num_steps", "progress", "tensorboard", "max_to_keep")
 
 
-def _resolve(config) -> dict[str, Any]:
+def resolve_config(config) -> dict[str, Any]:
+  """:data:`DEFAULT_CONFIG` overridden by ``config``, checked.
+
+  Args:
+    config: a mapping, an ``ml_collections.ConfigDict`` or None.
+
+  Returns:
+    The full flat configuration dict :func:`train` runs.
+
+  Raises:
+    ValueError: naming an unknown entry, algorithm, oracle or estimator, a
+      non-positive step count or batch size, step counts that are not
+      multiples of ``eval_every``, or a negative ``tau`` (``tau <= 0`` for
+      ``nash_rs``).
+  """
   if config is None:
     config = {}
   if hasattr(config, "to_dict"):
@@ -158,7 +177,30 @@ def build_task(cfg: dict[str, Any]):
   return task, eval_oracle, reward_oracle
 
 
-class _Static(NamedTuple):
+def hyperparams(cfg: dict[str, Any]) -> algos.Hyperparams:
+  """The loss hyperparameters of a resolved config, checked."""
+  hp = algos.Hyperparams(
+      tau=float(cfg["tau"]), beta=float(cfg["beta"]), eta=float(cfg["eta"]),
+      estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),
+      num_opponents=int(cfg["num_opponents"]),
+      num_proposals=int(cfg["num_proposals"]),
+      rs_shift=bool(cfg["rs_shift"]))
+  algos.check_hyperparams(hp)
+  return hp
+
+
+class TrainSpec(NamedTuple):
+  """The static (hashable) settings of :func:`train_chunk`.
+
+  Attributes:
+    graphdef: the policy head's ``nnx.GraphDef`` (``nnx.split(model)[0]``).
+    algorithm: a name in :data:`nash_align.nlhf.algorithms.ALGORITHMS`.
+    hp: the loss hyperparameters.
+    learning_rate: Adam learning rate.
+    batch_size: prompts per update.
+    num_steps: updates per call.
+  """
+
   graphdef: Any
   algorithm: str
   hp: algos.Hyperparams
@@ -167,7 +209,8 @@ class _Static(NamedTuple):
   num_steps: int
 
 
-def _optimizer(learning_rate):
+def optimizer(learning_rate: float) -> optax.GradientTransformation:
+  """The trainers' optax optimizer: global-norm clipping at 1, then Adam."""
   return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
 
 
@@ -179,7 +222,7 @@ def _batch(task, prompt):
                      reference_logp=task.reference_logp(prompt))
 
 
-def _game(task, reward_oracle, prompt, estimator):
+def _batch_oracle(task, reward_oracle, prompt, estimator):
   if estimator == "exact":
     matrix = task.oracle.matrix(prompt)  # [B, K, K]
 
@@ -193,22 +236,40 @@ def _game(task, reward_oracle, prompt, estimator):
       p = prompt.reshape((-1,) + (1,) * (max(a.ndim, b.ndim) - 1))
       return task.oracle.prob_prefer(p, a, b)
   reward = None if reward_oracle is None else reward_oracle.reward(prompt)
-  return algos.Game(prefer=prefer, matrix=matrix, reward=reward)
+  return algos.BatchOracle(prefer=prefer, matrix=matrix, reward=reward)
 
 
 @functools.partial(jax.jit, static_argnames=("static",))
-def _train_chunk(params, opt_state, start, train_key, task, reward_oracle,
-                 static: _Static):
-  """``static.num_steps`` optax updates from step ``start`` (one scan)."""
+def train_chunk(params, opt_state, start, train_key, task, reward_oracle,
+                static: TrainSpec):
+  """``static.num_steps`` optax updates from step ``start`` (one jitted scan).
+
+  Step ``t`` draws its prompts and loss key from ``fold_in(train_key, t)``,
+  so a run depends only on the key, not on how it is cut into chunks.
+
+  Args:
+    params: the policy head's ``nnx.State`` (``nnx.split(model)[1]``).
+    opt_state: the state of :func:`optimizer`.
+    start: int32 scalar, the index of the first step.
+    train_key: PRNG key of the run (not consumed: steps fold it in).
+    task: :class:`~nash_align.nlhf.oracles.PreferenceTask` (features, mask,
+      reference, oracle).
+    reward_oracle: the fitted reward model for ``"rlhf"``, else None.
+    static: :class:`TrainSpec`.
+
+  Returns:
+    ``(params, opt_state, aux)`` after the updates; ``aux`` holds the mean
+    over the chunk of the loss and of the algorithm's diagnostics.
+  """
   loss_fn_algo = algos.get_algorithm(static.algorithm)
-  tx = _optimizer(static.learning_rate)
+  tx = optimizer(static.learning_rate)
   hp = static.hp
 
-  def loss_fn(params, batch, game, key):
+  def loss_fn(params, batch, oracle, key):
     model = nnx.merge(static.graphdef, params)
     logp = model(batch.prompt_features, batch.candidate_features, batch.mask,
                  batch.reference_logp)
-    return loss_fn_algo(logp, batch, game, key, hp)
+    return loss_fn_algo(logp, batch, oracle, key, hp)
 
   def step(carry, t):
     params, opt_state = carry
@@ -216,9 +277,9 @@ def _train_chunk(params, opt_state, start, train_key, task, reward_oracle,
     prompt = jax.random.choice(k_prompt, task.train_prompts,
                                (static.batch_size,))
     batch = _batch(task, prompt)
-    game = _game(task, reward_oracle, prompt, hp.estimator)
+    oracle = _batch_oracle(task, reward_oracle, prompt, hp.estimator)
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        params, batch, game, k_loss)
+        params, batch, oracle, k_loss)
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     return (params, opt_state), dict(aux, loss=loss)
@@ -263,7 +324,7 @@ def _write_csv(path: str, rows: list[dict]) -> None:
   writer = csv.DictWriter(buf, fieldnames=fields)
   writer.writeheader()
   writer.writerows(rows)
-  _io.atomic_write_text(path, buf.getvalue())
+  atomic_io.atomic_write_text(path, buf.getvalue())
 
 
 def train(config=None, workdir: str | None = None,
@@ -292,7 +353,7 @@ def train(config=None, workdir: str | None = None,
     nash_align.nlhf.checkpoint.CheckpointError: a checkpoint in ``workdir``
       is corrupt or from another configuration.
   """
-  cfg = _resolve(config)
+  cfg = resolve_config(config)
   if task is None:
     task, eval_oracle, reward_oracle = build_task(cfg)
   else:
@@ -304,25 +365,19 @@ def train(config=None, workdir: str | None = None,
           model="reward", hidden_dim=cfg["model_hidden_dim"],
           num_steps=cfg["model_steps"], batch_size=cfg["model_batch_size"],
           learning_rate=cfg["model_learning_rate"]).oracle
-  hp = algos.Hyperparams(
-      tau=float(cfg["tau"]), beta=float(cfg["beta"]), eta=float(cfg["eta"]),
-      estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),
-      num_opponents=int(cfg["num_opponents"]),
-      num_proposals=int(cfg["num_proposals"]),
-      rs_shift=bool(cfg["rs_shift"]))
-  algos._check_hp(hp)  # pylint: disable=protected-access
+  hp = hyperparams(cfg)
   key = jax.random.PRNGKey(cfg["seed"])
   k_init, train_key, eval_key = (jax.random.fold_in(key, i) for i in (4, 5, 6))
   model = policy_lib.PolicyHead(
       task.prompt_features.shape[-1], task.candidate_features.shape[-1],
       cfg["hidden_dim"], rngs=nnx.Rngs(k_init))
   graphdef, params = nnx.split(model)
-  opt_state = _optimizer(cfg["learning_rate"]).init(params)
+  opt_state = optimizer(cfg["learning_rate"]).init(params)
   ids = np.asarray(task.eval_prompts)
   lottery = jnp.asarray(metrics_lib.maximal_lotteries(
       eval_oracle.matrix(jnp.asarray(ids)), np.asarray(task.mask)[ids]),
                         task.prompt_features.dtype)
-  static = _Static(graphdef=graphdef, algorithm=cfg["algorithm"], hp=hp,
+  static = TrainSpec(graphdef=graphdef, algorithm=cfg["algorithm"], hp=hp,
                    learning_rate=float(cfg["learning_rate"]),
                    batch_size=int(cfg["batch_size"]),
                    num_steps=int(cfg["eval_every"]))
@@ -378,7 +433,7 @@ def train(config=None, workdir: str | None = None,
                   leave=False)
   step = start
   while step < end:
-    params, opt_state, aux = _train_chunk(
+    params, opt_state, aux = train_chunk(
         params, opt_state, jnp.int32(step), train_key, task, reward_oracle,
         static)
     step += static.num_steps
@@ -404,6 +459,6 @@ def train(config=None, workdir: str | None = None,
     if workdir is not None:
       final = dict(history[-1], steps=step, algorithm=cfg["algorithm"],
                    oracle=cfg["oracle"])
-      _io.atomic_write_text(os.path.join(workdir, "metrics.json"),
-                    json.dumps(final, indent=2, sort_keys=True))
+      atomic_io.atomic_write_text(os.path.join(workdir, "metrics.json"),
+                                  json.dumps(final, indent=2, sort_keys=True))
   return result

@@ -1,7 +1,13 @@
-"""Atomic file writes shared by the library and the experiment binaries."""
+"""Atomic file writes shared by the library and the experiment binaries.
+
+A reader (or a run resumed after a kill) sees either the previous file or the
+complete new one, never a partial write.
+"""
 
 import os
 import tempfile
+
+__all__ = ("atomic_write_bytes", "atomic_write_text")
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
