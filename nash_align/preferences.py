@@ -42,7 +42,6 @@ documented in :mod:`nash_align._validation`.
 """
 
 import functools
-import itertools
 import operator
 from typing import Any, Optional, Sequence, Tuple
 
@@ -51,6 +50,7 @@ from jax import lax
 import jax.numpy as jnp
 import numpy as np
 
+from nash_align import _counting
 from nash_align import _validation
 
 __all__ = (
@@ -73,10 +73,6 @@ __all__ = (
 )
 
 Array = jax.Array
-
-# Pairwise comparisons per voter block in the streamed kernels (see
-# _voter_blocks): memory stays at tens of MiB whatever the number of voters.
-_BLOCK_ELEMENTS = 1 << 23
 
 
 # ----------------------------------------------------------------------------
@@ -202,253 +198,11 @@ def _check_permutations(r, name: str, validate: bool) -> None:
         f"{name}[{', '.join(map(str, bad))}] = {a[tuple(bad)].tolist()}.")
 
 
-def _lift(x, ndim: int):
-  """Adds leading unit axes so ``x`` has rank ``ndim`` (explicit broadcasting,
-  so the module also runs with ``jax_numpy_rank_promotion='raise'``)."""
-  x = jnp.asarray(x)
-  return x.reshape((1,) * (ndim - x.ndim) + x.shape)
-
-
-def _pairs(n: int):
-  """Static ``i < j`` index lists, ``P = n (n - 1) / 2`` pairs."""
-  iu, ju = np.triu_indices(n, 1)
-  return iu.astype(np.int32), ju.astype(np.int32)
-
-
-def _assemble_counts(upper, total, n: int):
-  """``[B, P]`` upper-triangle counts -> ``[B, n, n]`` with ``c + c^T = total``.
-
-  ``c[i, j] = upper`` for ``i < j``, ``c[j, i] = total - upper``, 0 diagonal.
-  Built with one static gather (no scatter).
-  """
-  num_pairs = upper.shape[-1]
-  iu, ju = _pairs(n)
-  index = np.full((n, n), 2 * num_pairs, dtype=np.int32)  # -> the zero slot
-  index[iu, ju] = np.arange(num_pairs)
-  index[ju, iu] = num_pairs + np.arange(num_pairs)
-  zero = jnp.zeros(upper.shape[:-1] + (1,), upper.dtype)
-  flat = jnp.concatenate([upper, total - upper, zero], axis=-1)
-  return jnp.take(flat, jnp.asarray(index.reshape(-1)), axis=-1).reshape(
-      upper.shape[:-1] + (n, n))
-
-
-def _voter_blocks(batch: int, num_voters: int, n: int,
-                  block_size: Optional[int]) -> Tuple[int, int]:
-  """Returns (voters per block, number of blocks) for the streamed kernels.
-
-  A block compares ``batch * block * n (n - 1) / 2`` pairs with the voters on
-  the minor axis. On XLA's CPU backend blocks of 32 voters vectorise well and
-  1, 2 or 4 voters are cheap, while sizes in between (6-27) ran up to 5x
-  slower (2-core timings); so 32 voters when the block stays under
-  ``_BLOCK_ELEMENTS`` (``2^23``) comparisons (e.g. 128 profiles by 50
-  alternatives), else the largest of 4, 2, 1 that fits
-  ``8 * _BLOCK_ELEMENTS`` (large batches), else 1. The tail block is padded.
-  """
-  if block_size is None:
-    per_voter = max(1, batch) * max(1, n * (n - 1) // 2)
-    block_size = 1
-    if 32 * per_voter <= _BLOCK_ELEMENTS:
-      block_size = 32
-    else:
-      for b in (4, 2):
-        if b * per_voter <= 8 * _BLOCK_ELEMENTS:
-          block_size = b
-          break
-  block_size = max(1, min(block_size, num_voters))
-  num_blocks = -(-num_voters // block_size)
-  return block_size, num_blocks
-
-
-# ----------------------------------------------------------------------------
-# Small n: rankings by permutation index, pairwise bits packed in words.
-# ----------------------------------------------------------------------------
-
-# Largest n drawn by permutation index (n! = 40,320 table rows): one uint32
-# per voter instead of n, and no sort.
-_MAX_INDEXED_ALTERNATIVES = 8
-# Largest n whose pairwise_counts looks rankings up by code (n^(n-1) rows).
-_MAX_CODED_ALTERNATIVES = 6
-# Largest n whose impartial_culture sorts its packed keys by counting ranks.
-_MAX_COUNTING_SORT_ALTERNATIVES = 32
-# Pairwise bits are summed over voters in 8-bit lanes of uint32 words (SWAR):
-# 4 pairs a word, so at most 255 voters before the lanes are unpacked.
-_LANES = 4
-_LANE_BITS = 8
-_MAX_LANE_VOTERS = (1 << _LANE_BITS) - 1
-
-
-def _uniform_below(key, shape: Tuple[int, ...], modulus: int):
-  """uint32 ``shape``, i.i.d. exactly uniform on ``{0, ..., modulus - 1}``.
-
-  One 32-bit word ``u`` a draw; ``u mod modulus`` is kept when ``u < L``,
-  ``L = floor(2^32 / modulus) * modulus``, so every residue has ``L / modulus``
-  preimages. Rejected entries (probability ``(2^32 mod modulus) / 2^32``,
-  ``< 6e-8`` for ``modulus = n!``, ``n <= 8``) are redrawn from fresh words in
-  a ``lax.while_loop``: round ``r`` draws all of ``shape`` from
-  ``fold_in(key, r)`` and replaces only the rejected entries, until none is
-  left. Each entry is thus its first accepted word, so the law is exact.
-
-  Args:
-    key: PRNG key (consumed).
-    shape: static output shape.
-    modulus: static int in ``[1, 2^32)``.
-
-  Returns:
-    uint32 ``shape``.
-  """
-  def draw(r):
-    return jax.random.bits(jax.random.fold_in(key, r), shape, jnp.uint32)
-
-  u = draw(0)
-  limit = (1 << 32) // modulus * modulus
-  if limit < 1 << 32:
-    limit = jnp.uint32(limit)
-
-    def redraw(state):
-      r, u = state
-      return r + 1, jnp.where(u >= limit, draw(r), u)
-
-    _, u = lax.while_loop(lambda state: jnp.any(state[1] >= limit), redraw,
-                          (jnp.uint32(1), u))
-  return u % jnp.uint32(modulus)
-
-
-def _pack_lanes(bits):
-  """NumPy 0/1 ``[K, P]`` -> uint32 ``[K, ceil(P / 4)]``, pair ``p`` in lane
-  ``p % 4`` (bits ``8 (p % 4)`` up) of word ``p // 4``."""
-  k, num_pairs = bits.shape
-  num_words = -(-num_pairs // _LANES)
-  lanes = np.zeros((k, num_words * _LANES), np.uint32)
-  lanes[:, :num_pairs] = bits
-  shift = (_LANE_BITS * np.arange(_LANES)).astype(np.uint32)
-  return np.bitwise_or.reduce(lanes.reshape(k, num_words, _LANES) << shift,
-                              axis=-1)
-
-
-def _unpack_lanes(words, num_pairs: int):
-  """uint32 ``[..., W]`` lane sums (each ``<= 255``) -> int32 ``[..., P]``."""
-  shift = _lift(jnp.arange(_LANES, dtype=jnp.uint32) * _LANE_BITS,
-                words.ndim + 1)
-  lanes = (words[..., None] >> shift) & jnp.uint32(_MAX_LANE_VOTERS)
-  lanes = lanes.reshape(words.shape[:-1] + (-1,))[..., :num_pairs]
-  return lanes.astype(jnp.int32)
-
-
-@functools.lru_cache(maxsize=None)
-def _permutation_tables(n: int):
-  """Static tables over the ``n!`` rankings in lexicographic order.
-
-  Returns:
-    ``(rankings, words)``: int32 ``[n!, n]`` rankings (best-first, as
-    ``itertools.permutations`` lists them) and uint32 ``[n! + 1, W]``
-    their packed pairwise bits ``[pos(i) < pos(j)]`` over the pairs
-    ``i < j`` of :func:`_pairs` (:func:`_pack_lanes`); row ``n!`` is zero
-    (the padding voter).
-  """
-  rankings = np.array(list(itertools.permutations(range(n))), np.int32)
-  pos = np.argsort(rankings, axis=-1)
-  iu, ju = _pairs(n)
-  words = _pack_lanes(pos[:, iu] < pos[:, ju])
-  words = np.concatenate([words, np.zeros_like(words[:1])])
-  rankings.flags.writeable = words.flags.writeable = False  # cached
-  return rankings, words
-
-
-@functools.lru_cache(maxsize=None)
-def _ranking_code_table(n: int):
-  """uint32 ``[n^(n-1) + 1, W]``: packed pairwise bits by ranking code.
-
-  A ranking ``r`` has code ``sum_{k < n-1} r[k] n^(n-2-k)`` (its first
-  ``n - 1`` entries in base ``n``; the last entry is then determined). Rows
-  of codes that are no permutation's, and the last row, are zero.
-  """
-  rankings, words = _permutation_tables(n)
-  codes = rankings[:, :-1] @ (n ** np.arange(n - 2, -1, -1))
-  table = np.zeros((n ** (n - 1) + 1, words.shape[-1]), np.uint32)
-  table[codes] = words[:-1]
-  table.flags.writeable = False  # cached
-  return table
-
-
-def _sum_lanes(table, index, num_pairs: int):
-  """Pairwise counts of voters given by table rows.
-
-  Args:
-    table: uint32 ``[K, W]`` packed pairwise bits (:func:`_pack_lanes`); row
-      ``K - 1`` is zero.
-    index: int ``[B, m]`` rows of ``table``, one a voter.
-    num_pairs: ``P``.
-
-  Returns:
-    int32 ``[B, P]``: for each pair, the number of voters whose bit is set.
-    Voters are summed in groups of at most 255 in the lanes, each group
-    unpacked, and the groups summed in int32.
-  """
-  batch, m = index.shape
-  group = min(m, _MAX_LANE_VOTERS)
-  num_groups = -(-m // group)
-  index = jnp.pad(index, ((0, 0), (0, num_groups * group - m)),
-                  constant_values=table.shape[0] - 1)
-  words = jnp.take(jnp.asarray(table), index.reshape(batch, num_groups, group),
-                   axis=0, mode="clip")  # [B, groups, group, W]
-  lanes = _unpack_lanes(jnp.sum(words, axis=-2, dtype=jnp.uint32), num_pairs)
-  return jnp.sum(lanes, axis=-2, dtype=jnp.int32)
-
 
 # ----------------------------------------------------------------------------
 # Pairwise counts and preference matrices.
 # ----------------------------------------------------------------------------
 
-
-@functools.partial(jax.jit, static_argnames=("block_size", "num_blocks"))
-def _pairwise_counts_kernel(rankings, block_size: int, num_blocks: int):
-  """``[..., m, n]`` rankings -> ``[..., n, n]`` int32 counts, streamed."""
-  batch_shape, (m, n) = rankings.shape[:-2], rankings.shape[-2:]
-  batch = int(np.prod(batch_shape, dtype=np.int64))
-  r = rankings.astype(jnp.int32).reshape(batch, m, n)
-  iu, ju = _pairs(n)
-  padded = block_size * num_blocks
-  r = jnp.pad(r, ((0, 0), (0, padded - m), (0, 0)))
-  # [num_blocks, B, block, n]
-  blocks = jnp.moveaxis(r.reshape(batch, num_blocks, block_size, n), 1, 0)
-  valid = (jnp.arange(padded) < m).reshape(num_blocks, block_size)
-  # Positions in the narrowest integer type (int8 for n <= 127): the
-  # comparisons then run on 4x more SIMD lanes than int32 on a CPU.
-  pos_dtype = (jnp.int8 if n <= 127 else jnp.int16 if n <= 32767 else
-               jnp.int32)
-  alt = jnp.arange(n, dtype=jnp.int32)
-
-  def body(upper, xs):
-    rb, vb = xs  # [B, b, n], [b]
-    # Position of each alternative: pos[.., i] = sum_l l [r[.., l] = i];
-    # [B, b, n(l), n(i)] lives only inside this block (and is fused).
-    onehot = rb[..., :, None] == _lift(alt, 4)
-    slot = _lift(alt[:, None].astype(pos_dtype), 4)
-    pos = jnp.sum(jnp.where(onehot, slot, jnp.zeros((), pos_dtype)),
-                  axis=-2, dtype=pos_dtype)  # [B, b, n]
-    pos = jnp.swapaxes(pos, -1, -2)  # [B, n, b]
-    above = (pos[:, iu, :] < pos[:, ju, :]) & _lift(vb, 3)  # [B, P, b]
-    return upper + jnp.sum(above, axis=-1, dtype=jnp.int32), None
-
-  upper0 = jnp.zeros((batch, iu.size), jnp.int32)
-  upper, _ = lax.scan(body, upper0, (blocks, valid))
-  return _assemble_counts(upper, jnp.int32(m), n).reshape(batch_shape + (n, n))
-
-
-@jax.jit
-def _pairwise_counts_coded_kernel(rankings):
-  """``[..., m, n]`` rankings, ``n <= 6`` -> ``[..., n, n]`` int32 counts.
-
-  Each ranking's code (:func:`_ranking_code_table`) picks its packed pairwise
-  bits; :func:`_sum_lanes` adds them over voters.
-  """
-  batch_shape, (m, n) = rankings.shape[:-2], rankings.shape[-2:]
-  batch = int(np.prod(batch_shape, dtype=np.int64))
-  r = rankings.astype(jnp.int32).reshape(batch, m, n)
-  radix = jnp.asarray(n ** np.arange(n - 2, -1, -1), jnp.int32)
-  code = jnp.sum(r[..., :-1] * _lift(radix, 3), axis=-1)  # [B, m]
-  upper = _sum_lanes(_ranking_code_table(n), code, n * (n - 1) // 2)
-  return _assemble_counts(upper, jnp.int32(m), n).reshape(batch_shape + (n, n))
 
 
 def pairwise_counts(rankings: Array, validate: bool = True,
@@ -506,10 +260,10 @@ def pairwise_counts(rankings: Array, validate: bool = True,
     return jnp.zeros(shape[:-2] + (n, n), jnp.int32)
   if block_size is not None:
     block_size = _check_int(block_size, "block_size", 1)
-  if n <= _MAX_CODED_ALTERNATIVES:
-    return _pairwise_counts_coded_kernel(jnp.asarray(rankings))
-  bs, nb = _voter_blocks(batch, m, n, block_size)
-  return _pairwise_counts_kernel(jnp.asarray(rankings), bs, nb)
+  if n <= _counting.MAX_CODED_ALTERNATIVES:
+    return _counting.pairwise_counts_coded_kernel(jnp.asarray(rankings))
+  bs, nb = _counting.voter_blocks(batch, m, n, block_size)
+  return _counting.pairwise_counts_kernel(jnp.asarray(rankings), bs, nb)
 
 
 def preference_matrix(counts: Array, dtype=None,
@@ -553,7 +307,7 @@ def _preference_matrix_kernel(counts, dtype):
   judged = total > 0
   p = jnp.where(judged, c / jnp.where(judged, total, 1), 0.5)
   n = c.shape[-1]
-  return jnp.where(_lift(jnp.eye(n, dtype=bool), p.ndim),
+  return jnp.where(_counting.lift(jnp.eye(n, dtype=bool), p.ndim),
                    jnp.asarray(0.5, dtype), p)
 
 
@@ -583,7 +337,7 @@ def _swap_tied_neighbours(index, hi, coin_word):
   eq = hi[..., 1:] == hi[..., :-1]  # [.., n-1]: l and l+1 tie
   first = jnp.concatenate(
       [jnp.zeros(eq.shape[:-1] + (1,), bool), eq[..., :-1]], axis=-1)
-  shift = _lift(jnp.arange(n - 1, dtype=jnp.uint32) % 32, coin_word.ndim + 1)
+  shift = _counting.lift(jnp.arange(n - 1, dtype=jnp.uint32) % 32, coin_word.ndim + 1)
   coin = ((coin_word[..., None] >> shift) & 1).astype(bool)
   swap = eq & ~first & coin  # swap l <-> l+1, never two overlapping swaps
   pad = jnp.zeros(swap.shape[:-1] + (1,), bool)
@@ -592,6 +346,10 @@ def _swap_tied_neighbours(index, hi, coin_word):
   nxt = jnp.concatenate([index[..., 1:], index[..., -1:]], axis=-1)
   prv = jnp.concatenate([index[..., :1], index[..., :-1]], axis=-1)
   return jnp.where(swap_here, nxt, jnp.where(swap_prev, prv, index))
+
+
+# Largest n whose impartial_culture sorts its packed keys by counting ranks.
+_MAX_COUNTING_SORT_ALTERNATIVES = 32
 
 
 def _counting_sort(keys):
@@ -606,7 +364,7 @@ def _counting_sort(keys):
   n = keys.shape[-1]
   rank = jnp.sum(keys[..., None, :] < keys[..., :, None], axis=-1,
                  dtype=jnp.int32)  # [..., n(i)]
-  slot = _lift(jnp.arange(n, dtype=jnp.int32), keys.ndim + 1)
+  slot = _counting.lift(jnp.arange(n, dtype=jnp.int32), keys.ndim + 1)
   return jnp.sum(jnp.where(rank[..., :, None] == slot, keys[..., :, None],
                            jnp.zeros((), keys.dtype)), axis=-2, dtype=keys.dtype)
 
@@ -615,9 +373,9 @@ def _counting_sort(keys):
 def _impartial_culture_kernel(key, shape):
   """int32 ``shape = [*batch, m, n]`` uniformly random rankings."""
   n = shape[-1]
-  if n <= _MAX_INDEXED_ALTERNATIVES:
-    rankings, _ = _permutation_tables(n)
-    index = _uniform_below(key, shape[:-1], len(rankings))
+  if n <= _counting.MAX_INDEXED_ALTERNATIVES:
+    rankings, _ = _counting.permutation_tables(n)
+    index = _counting.uniform_below(key, shape[:-1], len(rankings))
     return jnp.take(jnp.asarray(rankings), index.astype(jnp.int32), axis=0,
                     mode="clip")
   key_sort, key_coin = jax.random.split(key)
@@ -678,67 +436,44 @@ def impartial_culture(key: Array, num_voters: int, num_alternatives: int,
   return _impartial_culture_kernel(key, shape + (m, n))
 
 
-@functools.partial(
-    jax.jit, static_argnames=("batch_shape", "m", "n", "block_size",
-                              "num_blocks"))
-def _ic_counts_kernel(key, batch_shape, m, n, block_size, num_blocks):
-  batch = int(np.prod(batch_shape, dtype=np.int64))
-  iu, ju = _pairs(n)
-
-  def body(b, upper):
-    block_key = jax.random.fold_in(key, b)
-    valid = b * block_size + jnp.arange(block_size) < m  # [block]
-    if n <= _MAX_INDEXED_ALTERNATIVES:
-      # One exact permutation index a voter; padding voters take the zero
-      # row n! of the packed pairwise bits.
-      _, words = _permutation_tables(n)
-      num_perms = words.shape[0] - 1
-      index = _uniform_below(block_key, (batch, block_size), num_perms)
-      index = jnp.where(_lift(valid, 2), index.astype(jnp.int32), num_perms)
-      return upper + _sum_lanes(words, index, iu.size)
-    # Utilities of this block's voters; voter v ranks i above j iff
-    # u_v(i) < u_v(j), ties (probability 2^-32) by index: u_v(i) <= u_v(j)
-    # for i < j.
-    u = jax.random.bits(block_key, (batch, n, block_size), jnp.uint32)
-    above = u[:, iu, :] <= u[:, ju, :]  # [B, P, block]
-    return upper + jnp.sum(above & _lift(valid, 3), axis=-1, dtype=jnp.int32)
-
-  upper = lax.fori_loop(0, num_blocks, body,
-                        jnp.zeros((batch, iu.size), jnp.int32))
-  return _assemble_counts(upper, jnp.int32(m), n).reshape(
-      batch_shape + (n, n))
-
-
 def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
                              shape: Sequence[int] = (),
                              block_size: Optional[int] = None) -> Array:
-  """Pairwise counts of an impartial-culture profile, drawn without sorting.
+  """Pairwise counts of an impartial-culture profile, from few random bits.
 
-  Voters are streamed in blocks by ``lax.fori_loop`` (block ``b``'s random
-  words from ``fold_in(key, b)``); memory is ``O(shape * n^2)`` plus one
-  block. The counts have exactly the law of
-  ``pairwise_counts(impartial_culture(...))`` (not the same draw for a key).
+  The counts have exactly the law of ``pairwise_counts(impartial_culture(...))``
+  (not the same draw for a key): each voter's ranking is exactly uniform over
+  the ``n!`` rankings, with no ties and no modulo bias.
 
-  * ``n <= 8``: each voter draws an exactly uniform permutation index in
-    ``{0, ..., n! - 1}`` (one 32-bit word, rejection as in
-    :func:`impartial_culture`), which picks a row of a static table of the
-    ``n (n - 1) / 2`` pairwise bits of the ``n!`` rankings, packed in 8-bit
-    lanes of uint32 words (4 pairs a word). A block's words are summed over
-    its at most 255 voters (no lane overflows), then unpacked into int32.
-  * ``n > 8``: a voter's ranking is the order of ``n`` i.i.d. uniform 32-bit
-    utilities, ``c[i, j] = #{v : u_v(i) < u_v(j)}``, ties (probability
-    ``2^-32`` a pair) broken by index, so the law is uniform up to those ties.
+  A ranking is coded by its insertion digits: alternatives ``0, ..., n - 1``
+  are inserted in turn, ``j`` at slot ``s_j`` from the top, ``s_j`` uniform on
+  ``{0, ..., j}`` (a factorial-number-system code of ``log2 n!`` bits: 61 at
+  ``n = 20`` instead of 20 words of utilities). Digits share 32-bit words: a
+  word ``u`` holding digits with radix product ``R < 2^32`` codes
+  ``floor(u R / 2^32)``, read digit by digit with multiply-shifts, and is
+  kept when ``u R mod 2^32 >= 2^32 mod R`` (Lemire's test), so the code is
+  exactly uniform on ``[0, R)``; a rejected word's voters (rare: the layout of
+  digits in words is chosen to make ``2^32 mod R`` small) take fresh words
+  in a ``lax.while_loop``. For small ``n`` several voters share words (three
+  a word at ``n = 5``). Alternative ``j`` lands above an earlier ``i`` iff
+  ``s_j <= pos(i)`` among ``0..j-1``, so the counts are read off the
+  insertion: one comparison, one position update and one uint8 lane a pair
+  and voter, summed over up to 255 voters a lane.
+
+  Voters are streamed in rounds (``lax.fori_loop``; round ``b`` draws from
+  ``fold_in(key, b)``); memory is ``O(shape * n^2)`` plus one round, at most
+  about 1 MiB of positions by default.
 
   Args:
-    key: PRNG key (consumed).
+    key: PRNG key (consumed). Threefry keys (the default) are hashed in
+      counter mode two words a hash; other implementations use
+      ``jax.random.bits``.
     num_voters: ``m >= 1`` (static).
     num_alternatives: ``n >= 2`` (static).
     shape: leading batch shape (static).
-    block_size: voters per block (static); ``None`` picks one as
-      :func:`pairwise_counts` does for ``n > 8``, and for ``n <= 8``
-      ``min(m, 255, max(1, 2^23 // (B n)))`` for a batch of ``B`` profiles
-      (a given ``block_size`` is capped at 255 there). The draw for a key
-      depends on it.
+    block_size: voters of each profile drawn per round (static); ``None``
+      draws all ``m`` in one round when it fits about 1 MiB of positions. The
+      draw for a key depends on it.
 
   Returns:
     int32 ``[*shape, n, n]`` with ``c + c^T = m`` off the diagonal.
@@ -751,13 +486,9 @@ def impartial_culture_counts(key: Array, num_voters: int, num_alternatives: int,
   batch = int(np.prod(shape, dtype=np.int64))
   if batch == 0:
     return jnp.zeros(shape + (n, n), jnp.int32)
-  if n <= _MAX_INDEXED_ALTERNATIVES:
-    bs = block_size or max(1, _BLOCK_ELEMENTS // (batch * n))
-    bs = min(bs, m, _MAX_LANE_VOTERS)
-    nb = -(-m // bs)
-  else:
-    bs, nb = _voter_blocks(batch, m, n, block_size)
-  return _ic_counts_kernel(key, shape, m, n, bs, nb)
+  voters, groups, rounds = _counting.ic_rounds(batch, m, n, block_size)
+  return _counting.impartial_culture_counts_kernel(
+      key, shape, m, n, voters, groups, rounds)
 
 
 # ----------------------------------------------------------------------------
@@ -772,7 +503,7 @@ def _mallows_kernel(key, phi, reference, shape, dtype):
   phi = jnp.broadcast_to(jnp.asarray(phi, dtype), shape[:-2])
   reference = jnp.broadcast_to(reference.astype(jnp.int32), shape[:-2] + (n,))
   u = jax.random.uniform(key, shape, dtype)
-  i = _lift(jnp.arange(n, dtype=dtype), len(shape))  # i earlier items
+  i = _counting.lift(jnp.arange(n, dtype=dtype), len(shape))  # i earlier items
   ph = phi[..., None, None]
   # W_i in {0..i}, Pr(W_i = w) ∝ phi^w: inverse CDF of a truncated geometric.
   is_one = ph >= 1
@@ -1055,7 +786,7 @@ def _population_matrix_kernel(group_weights, group_probs, dtype):
   btl = _bradley_terry_kernel(group_weights, dtype)  # [..., G, n, n]
   p = jnp.asarray(group_probs, dtype)[..., :, None, None]
   ndim = max(p.ndim, btl.ndim)
-  return jnp.sum(_lift(p, ndim) * _lift(btl, ndim), axis=-3)
+  return jnp.sum(_counting.lift(p, ndim) * _counting.lift(btl, ndim), axis=-3)
 
 
 def random_population(key: Array, num_groups: int, num_alternatives: int,
@@ -1139,7 +870,7 @@ def _random_population_kernel(key, wshape, distribution, concentration, scale,
 def _antisymmetrize(x):
   """Upper triangle of ``x`` ``[.., n, n]`` -> P with ``P + P^T = 1``."""
   n = x.shape[-1]
-  upper = _lift(jnp.triu(jnp.ones((n, n), bool), 1), x.ndim)
+  upper = _counting.lift(jnp.triu(jnp.ones((n, n), bool), 1), x.ndim)
   xt = jnp.swapaxes(x, -1, -2)
   half = jnp.asarray(0.5, x.dtype)
   lower = jnp.swapaxes(upper, -1, -2)
@@ -1183,8 +914,8 @@ def independent_pairwise(key: Array, num_alternatives: int,
 
 @functools.partial(jax.jit, static_argnames=("shape", "dtype"))
 def _independent_pairwise_kernel(key, a, b, shape, dtype):
-  aa = _lift(jnp.asarray(a, dtype)[..., None, None], len(shape))
-  bb = _lift(jnp.asarray(b, dtype)[..., None, None], len(shape))
+  aa = _counting.lift(jnp.asarray(a, dtype)[..., None, None], len(shape))
+  bb = _counting.lift(jnp.asarray(b, dtype)[..., None, None], len(shape))
   return _antisymmetrize(jax.random.beta(key, aa, bb, shape, dtype))
 
 
@@ -1296,7 +1027,7 @@ def _sample_empirical_kernel(key, counts, num_voters, shape, dtype):
   judged = jnp.broadcast_to(judged, shape + (n, n))
   k = jax.random.binomial(key, num_voters, p, shape + (n, n), p.dtype)
   k = jnp.where(judged, jnp.round(k), 0).astype(jnp.int32)
-  upper = _lift(jnp.triu(jnp.ones((n, n), bool), 1), k.ndim)
+  upper = _counting.lift(jnp.triu(jnp.ones((n, n), bool), 1), k.ndim)
   kt = jnp.swapaxes(k, -1, -2)
   judged_t = jnp.swapaxes(judged, -1, -2)
   lower = jnp.swapaxes(upper, -1, -2)

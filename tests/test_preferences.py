@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nash_align import _counting as ck
 from nash_align import preferences as pr
 
 KEY = jax.random.key(20250314)
@@ -128,9 +129,10 @@ def test_impartial_culture_uniform_rankings():
   assert _perm_pvalue(r, uniform) > 1e-4
 
 
-# n = 4: permutation index and packed lanes; n = 9: comparisons of uniforms.
+# Counts: n = 4 and 5 share words among 4 voters (the last of the 3 rounds of
+# 4 voters padded), n = 9 one word a voter.
 @pytest.mark.parametrize("sampler,n", [("rankings", _IC_N), ("counts", _IC_N),
-                                       ("counts", 9)])
+                                       ("counts", 5), ("counts", 9)])
 def test_impartial_culture_counts_law(sampler, n):
   m, num = _IC_M, _IC_NUM
   if sampler == "rankings":
@@ -165,7 +167,7 @@ def test_uniform_below_rejection_loop(modulus):
   # Moduli with rejection probability 1/4 and ~1/2 run the redraw loop for
   # several rounds; the result must stay below the modulus and uniform.
   shape = (3, 2000)
-  u = np.asarray(jax.jit(pr._uniform_below, static_argnums=(1, 2))(
+  u = np.asarray(jax.jit(ck.uniform_below, static_argnums=(1, 2))(
       _keys(40), shape, modulus)).astype(np.int64)
   assert u.shape == shape and u.min() >= 0 and u.max() < modulus
   first = np.asarray(jax.random.bits(jax.random.fold_in(_keys(40), 0), shape,
@@ -185,25 +187,25 @@ def test_uniform_below_rejection_loop(modulus):
 
 def test_uniform_below_vmap_and_power_of_two():
   keys = jax.random.split(_keys(41), 3)
-  draw = functools.partial(pr._uniform_below, shape=(500,),
+  draw = functools.partial(ck.uniform_below, shape=(500,),
                            modulus=2**31 + 1)
   batched = jax.vmap(draw)(keys)
   for b in range(3):
     np.testing.assert_array_equal(batched[b], draw(keys[b]))
   # A power of two needs no rejection: the low bits of one draw.
-  u = pr._uniform_below(_keys(42), (100,), 2)
+  u = ck.uniform_below(_keys(42), (100,), 2)
   bits = jax.random.bits(jax.random.fold_in(_keys(42), 0), (100,), jnp.uint32)
   np.testing.assert_array_equal(u, bits % 2)
 
 
 @pytest.mark.parametrize("n", [2, 3, 8])
 def test_permutation_tables(n):
-  rankings, words = pr._permutation_tables(n)
+  rankings, words = ck.permutation_tables(n)
   assert rankings.shape == (math.factorial(n), n)
   np.testing.assert_array_equal(rankings,
                                 list(itertools.permutations(range(n))))
   # Unpacked lanes of each row are that ranking's own pairwise bits.
-  lanes = np.asarray(pr._unpack_lanes(jnp.asarray(words), n * (n - 1) // 2))
+  lanes = np.asarray(ck.unpack_lanes(jnp.asarray(words), n * (n - 1) // 2))
   brute = np.stack([_brute_counts(r[None])[np.triu_indices(n, 1)]
                     for r in rankings[:50]])
   np.testing.assert_array_equal(lanes[:-1][:50], brute)
@@ -245,26 +247,84 @@ def test_impartial_culture_valid_rankings(n):
   _assert_is_permutation_rows(r)
 
 
-@pytest.mark.parametrize("n,m,block_size", [(5, 300, None), (5, 300, 7),
-                                            (5, 1, None), (5, 600, 300),
-                                            (8, 300, None)])
-def test_impartial_culture_counts_index_path_counts_its_voters(n, m,
-                                                               block_size):
-  # The packed-lane sums equal the counts of the very rankings the indices
-  # name: rebuild each block's voters and count them the plain way.
-  shape = (2, 3)
-  batch = 6
-  c = pr.impartial_culture_counts(_keys(46), m, n, shape=shape,
-                                  block_size=block_size)
-  bs = min(block_size or 255, 255, m)
-  rankings, _ = pr._permutation_tables(n)
-  index = jax.vmap(lambda b: pr._uniform_below(
-      jax.random.fold_in(_keys(46), b), (batch, bs), math.factorial(n)))(
-          jnp.arange(-(-m // bs)))  # [blocks, B, bs]
-  index = np.moveaxis(np.asarray(index), 0, 1).reshape(batch, -1)[:, :m]
-  r = rankings[index].reshape(shape + (m, n))
-  np.testing.assert_array_equal(c, _brute_counts(r) if m < 50 else
-                                pr._pairwise_counts_kernel(r, 32, -(-m // 32)))
+def _insertion_ranking(digits):
+  """Ranking (best-first) from insertion digits, the slow way."""
+  ranking = []
+  for j, s in enumerate(digits):
+    ranking.insert(int(s), j)
+  return ranking
+
+
+# n = 70 runs the fori_loop path (n > 64); n = 2 has a single pair.
+@pytest.mark.parametrize("n", [2, 5, 9, 70])
+def test_insertion_counts_brute_force(n):
+  rng = np.random.default_rng(n)
+  voters, lanes = 7, 3
+  s = np.stack([rng.integers(0, j + 1, (voters, lanes))
+                for j in range(n)]).astype(np.uint8)
+  got = np.asarray(jax.jit(ck.insertion_counts)(jnp.asarray(s)))
+  jj, ii = ck._insertion_pairs(n)
+  ref = np.zeros((len(jj), lanes), np.int64)
+  for lane in range(lanes):
+    r = np.array([_insertion_ranking(s[:, v, lane]) for v in range(voters)])
+    ref[:, lane] = _brute_counts(r)[jj, ii]
+  np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9, 20, 50])
+def test_digit_plan_words_decode_exactly(n):
+  # Every digit of the plan's k voters sits in exactly one word, each word's
+  # radix product fits 32 bits, and the decoded digits are the mixed-radix
+  # digits of floor(u R / 2^32) (Python integers); acceptance is Lemire's
+  # u R mod 2^32 >= 2^32 mod R.
+  k, layout, p = ck._digit_plan(n)
+  digits = sorted(d for word in layout for d in word)
+  assert digits == [(t, j) for t in range(k) for j in range(1, n)]
+  assert 0 <= p < 0.01
+  words = np.array(jax.random.bits(_keys(50), (len(layout), 2, 50),
+                                     jnp.uint32))
+  words[:, 0, 0] = 2**32 - 1  # extremes
+  words[:, 0, 1] = 0
+  got = np.asarray(ck._words_to_digits(jnp.asarray(words), layout, n, k,
+                                       jnp.uint16))
+  ok = np.asarray(ck._accepted(jnp.asarray(words), layout))
+  units = words.shape[1]
+  expect_ok = np.ones(words.shape[1:], bool)
+  for w, word in enumerate(layout):
+    radix = [j + 1 for _, j in word]
+    product = math.prod(radix)
+    for u in range(units):
+      for lane in range(words.shape[2]):
+        x = int(words[w, u, lane])
+        code = x * product >> 32
+        expect_ok[u, lane] &= x * product % 2**32 >= 2**32 % product
+        for (t, j), r in reversed(list(zip(word, radix))):
+          code, digit = divmod(code, r)
+          assert got[j, t * units + u, lane] == digit
+  np.testing.assert_array_equal(ok, expect_ok)
+  np.testing.assert_array_equal(got[0], 0)
+
+
+@pytest.mark.parametrize("n,m,block_size", [(5, 1, None), (5, 300, 7),
+                                            (3, 600, 300), (20, 101, None)])
+def test_impartial_culture_counts_rounds_and_padding(n, m, block_size):
+  c = np.asarray(pr.impartial_culture_counts(_keys(46), m, n, shape=(2, 3),
+                                             block_size=block_size))
+  off = ~np.eye(n, dtype=bool)
+  np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[..., off], m)
+  assert c.min() >= 0 and np.all(np.diagonal(c, axis1=-2, axis2=-1) == 0)
+  # The same key gives the same counts under jit.
+  jitted = jax.jit(functools.partial(pr.impartial_culture_counts,
+                                     num_voters=m, num_alternatives=n,
+                                     shape=(2, 3), block_size=block_size))
+  np.testing.assert_array_equal(jitted(_keys(46)), c)
+
+
+def test_impartial_culture_counts_other_key_impl():
+  # Non-threefry keys draw their words with jax.random.bits.
+  key = jax.random.key(3, impl="rbg")
+  c = np.asarray(pr.impartial_culture_counts(key, 9, 6, shape=(4,)))
+  np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[:, 0, 1:], 9)
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 6])
@@ -275,7 +335,7 @@ def test_pairwise_counts_code_path_matches_comparisons(n, m):
   rng = np.random.default_rng(n * 1000 + m)
   r = rng.permuted(np.broadcast_to(np.arange(n), (3, m, n)), axis=-1)
   c = pr.pairwise_counts(r)
-  ref = pr._pairwise_counts_kernel(jnp.asarray(r), 4, -(-m // 4))
+  ref = ck.pairwise_counts_kernel(jnp.asarray(r), 4, -(-m // 4))
   np.testing.assert_array_equal(c, ref)
   if m < 10:
     np.testing.assert_array_equal(c, _brute_counts(r))
@@ -316,8 +376,8 @@ def test_pairwise_counts_large_profile_small_memory():
     hist = np.bincount(pos[:, alt], minlength=n)
     assert stats.chisquare(hist).pvalue > 1e-4
   # Compiled temporaries stay far below one [m, n, n] int32 tensor (1 GB).
-  bs, nb = pr._voter_blocks(1, m, n, None)
-  compiled = pr._pairwise_counts_kernel.lower(
+  bs, nb = ck.voter_blocks(1, m, n, None)
+  compiled = ck.pairwise_counts_kernel.lower(
       r, block_size=bs, num_blocks=nb).compile()
   stats_ = compiled.memory_analysis()
   if stats_ is not None:

@@ -1,4 +1,4 @@
-"""Config for experiments.benchmark_montecarlo (presets: quick, full)."""
+"""Config for experiments.benchmark_montecarlo (quick, full, accelerator)."""
 
 import ml_collections
 
@@ -9,19 +9,24 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """Samples/s of P(Condorcet winner) under impartial culture, and memory.
 
   Args:
-    preset: "quick" (about a minute on 2 CPU cores) or "full".
+    preset: "quick" (about a minute on 2 CPU cores), "full" (about 5 minutes
+      on 2 CPU cores), or "accelerator" (one GPU/TPU: at most 5 minutes on
+      one H100/H200-class GPU; the JAX runs use large blocks and chunks, the
+      NumPy and pref_voting baselines run on the host's CPU as in "quick").
 
   Returns:
     The benchmark's ConfigDict.
   """
-  common.check_preset(preset, "benchmark_montecarlo", ("quick", "full"))
+  common.check_preset(preset, "benchmark_montecarlo",
+                      ("quick", "full", "accelerator"))
   config = ml_collections.ConfigDict()
   config.preset = preset
   config.seed = 0
   config.num_voters = 101  # m labelers
   config.num_alternatives = (5, 20, 50)  # n
-  config.chunk_size = 2048
-  config.jax_samples = 8192  # timed JAX samples per n (after a warm-up)
+  config.chunk_size = 16384  # samples per jitted engine step
+  config.block_size = 128  # samples drawn together (the engine's default)
+  config.jax_samples = 32768  # timed JAX samples per n (after a warm-up)
   config.numpy_samples = 2000
   config.numpy_batch = 200  # NumPy vectorises over this many profiles
   config.pref_voting_samples = 100
@@ -30,9 +35,17 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.memory_samples = (10**4, 10**5)
   config.memory_num_alternatives = 20
   if preset == "full":
-    config.jax_samples = 100000
+    config.jax_samples = 262144
     config.numpy_samples = 20000
     config.pref_voting_samples = 500
     config.repeats = 5
     config.memory_samples = (10**4, 10**7)
+  if preset == "accelerator":
+    # Sized for <= 5 minutes on one H200 even at 10^6 samples/s: 3 n x 2 JAX
+    # samplers x (1 warm-up chunk + 2 timed runs) of 2^23 samples. Blocks of
+    # 8192 samples keep the device busy (one block is 8192 x 101 voters).
+    config.jax_samples = 1 << 23
+    config.chunk_size = 1 << 21
+    config.block_size = 8192
+    config.memory_samples = (10**5, 10**7)
   return config
