@@ -382,3 +382,21 @@ def test_validate_false_skips_value_checks_and_jit_skips_them():
   P = np.array([[0.5, 0.7], [0.4, 0.5]])
   assert int(sc.condorcet_winner(P, validate=False)) == 0
   assert int(jax.jit(sc.condorcet_winner)(P)) == 0
+
+
+def test_lotteries_under_jit_match_eager_and_are_certified():
+  from nash_align import preferences  # pylint: disable=g-import-not-at-top
+  counts = preferences.impartial_culture_counts(jax.random.key(0), 7, 9,
+                                                shape=(16,))
+  P = np.asarray(preferences.preference_matrix(counts), np.float32)
+  eager = sc.maximal_lottery(P)
+  jitted = jax.jit(lambda p: sc.maximal_lottery(p, validate=False))(P)
+  assert np.all(np.asarray(jitted.converged))
+  np.testing.assert_allclose(np.asarray(jitted.row), eager.row, atol=1e-6)
+  g64 = np.max(np.einsum("bij,bj->bi", P.astype(np.float64) - 0.5,
+                         np.asarray(jitted.row, np.float64)), axis=-1)
+  assert np.all(g64 <= 1e-6)  # p^T M q >= 0 for all q: max_i (M p)_i <= 0
+  bp = jax.jit(lambda p: sc.bipartisan_set(p, validate=False))(P)
+  np.testing.assert_array_equal(np.asarray(bp), sc.bipartisan_set(P))
+  # Odd support (Laffond, Laslier and Le Breton 1993).
+  assert np.all(np.asarray(bp).sum(-1) % 2 == 1)

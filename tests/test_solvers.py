@@ -286,3 +286,82 @@ def test_one_lapack_solve_per_check(symmetric, beta):
                    max_iters=64).compile().as_text()
   calls = re.findall(r'custom_call_target="([^"]*getrf[^"]*)"', hlo)
   assert len(calls) == 1, calls
+
+
+# ---------------------------------------------------------------------------
+# One algorithm on every path: eager, jit and vmap give the same certified
+# answers, checked against float64 recomputation and HiGHS (issue 11).
+
+
+def _ic_margins(rng, batch, n, voters=101):
+  ranks = rng.random((batch, voters, n)).argsort(-1).argsort(-1)
+  wins = (ranks[..., :, None] < ranks[..., None, :]).sum(1)
+  return ((wins - np.swapaxes(wins, 1, 2)) / (2.0 * voters)).astype(
+      np.float32)
+
+
+def _btl_log_odds(rng, batch, n, groups=3):
+  w = np.exp(rng.normal(size=(batch, groups, n)))
+  probs = rng.dirichlet(np.ones(groups), size=batch)
+  P = np.einsum("bg,bgij->bij", probs,
+                w[:, :, :, None] / (w[:, :, :, None] + w[:, :, None, :]))
+  A = np.log(P / (1 - P)).astype(np.float32)
+  return 0.5 * (A - np.swapaxes(A, 1, 2))
+
+
+def _three_families(n, per_family, seed=0):
+  rng = np.random.default_rng(seed)
+  return np.concatenate([
+      _ic_margins(rng, per_family, n),
+      _tournaments(seed + 1, per_family, n).astype(np.float32),
+      _btl_log_odds(rng, per_family, n)])
+
+
+_jit_solve_f32 = jax.jit(lambda A: solvers.solve(A, tol=TOL))
+_vmap_solve_f32 = jax.jit(jax.vmap(lambda A: solvers.solve(A, tol=TOL)))
+
+
+@pytest.mark.parametrize("n,per_family", [(10, 8), (50, 4), (100, 2),
+                                          (200, 1)])
+def test_eager_jit_vmap_same_certified_answers(n, per_family):
+  A = _three_families(n, per_family, seed=n)
+  eager = solvers.solve(A, tol=TOL)
+  jitted = jax.tree.map(np.asarray, _jit_solve_f32(jnp.asarray(A)))
+  vmapped = jax.tree.map(np.asarray, _vmap_solve_f32(jnp.asarray(A)))
+  ref = solvers.solve_lp(A.astype(np.float64))
+  for res in (eager, jitted, vmapped):
+    assert res.row.dtype == np.float32
+    assert np.all(res.converged), res.gap
+    # The certificate recomputed in float64 from the returned arrays.
+    g64 = solvers.duality_gap(A.astype(np.float64), res.row, res.col)
+    assert np.all(g64 <= TOL), g64
+    np.testing.assert_allclose(res.gap, g64, atol=1e-9)
+    np.testing.assert_allclose(res.value, ref.value, atol=2 * TOL)
+    # The certified support is the support of the returned strategy, and
+    # (unique equilibria here) HiGHS's.
+    np.testing.assert_array_equal(res.row_support, res.row > 0)
+    np.testing.assert_array_equal(res.row_support, ref.row > 1e-9)
+  for res in (jitted, vmapped):
+    np.testing.assert_array_equal(res.row_support, eager.row_support)
+    np.testing.assert_allclose(res.row, eager.row, atol=TOL)
+    np.testing.assert_allclose(res.col, eager.col, atol=TOL)
+
+
+@pytest.mark.parametrize("method,max_iters", [("simplex", 3), ("mwu", 48),
+                                              ("omd", 200), ("simplex", 2000)])
+def test_never_a_false_certificate(method, max_iters):
+  """Certified games are equilibria to ``tol`` by an independent float64
+  recomputation; games cut short say so. Under jit and eagerly."""
+  rng = np.random.default_rng(5)
+  A = np.concatenate([_tournaments(9, 24, 15).astype(np.float32),
+                      rng.normal(size=(24, 15, 15)).astype(np.float32)])
+  for tol in (1e-4, 1e-7):
+    eager = solvers.solve(A, method=method, tol=tol, max_iters=max_iters)
+    jitted = jax.jit(lambda a, tol=tol: solvers.solve(
+        a, method=method, tol=tol, max_iters=max_iters))(jnp.asarray(A))
+    for res in (eager, jitted):
+      conv = np.asarray(res.converged)
+      g64 = solvers.duality_gap(A.astype(np.float64), res.row, res.col)
+      assert not np.any(conv & (g64 > tol)), g64[conv].max()
+    if method == "simplex" and max_iters == 2000:
+      assert np.all(np.asarray(eager.converged))
