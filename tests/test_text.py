@@ -48,7 +48,7 @@ def test_encode_matches_sentence_transformers(reference, batch_size):
   np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
   cos = np.sum(emb * ref, -1) / np.linalg.norm(ref, axis=1)
   assert cos.min() >= 0.9999, cos
-  np.testing.assert_allclose(emb, ref, atol=2e-4)
+  np.testing.assert_allclose(emb, ref, atol=1e-5)
 
 
 @needs_model

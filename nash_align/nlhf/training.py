@@ -268,7 +268,9 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def train(config=None, workdir: str | None = None,
           stop_after: int | None = None,
-          task: oracles.PreferenceTask | None = None) -> dict[str, Any]:
+          task: oracles.PreferenceTask | None = None,
+          reward_oracle: oracles.LearnedOracle | None = None
+          ) -> dict[str, Any]:
   """Trains an NLHF (or RLHF) policy head; resumes from ``workdir``.
 
   Args:
@@ -282,6 +284,10 @@ def train(config=None, workdir: str | None = None,
       (validated: features, mask, reference, oracle) replacing the one the
       config describes; its oracle is both trained against and evaluated.
       Pass the same task when resuming (only the config is fingerprinted).
+    reward_oracle: with ``task`` and ``algorithm="rlhf"``, the Bradley-Terry
+      reward model (a :class:`~nash_align.nlhf.oracles.LearnedOracle` holding
+      a :class:`~nash_align.nlhf.oracles.RewardModel`) to maximise; None fits
+      one to labels sampled from ``task.oracle``.
 
   Returns:
     dict with ``history`` (one row per evaluation, step 0 included),
@@ -297,8 +303,10 @@ def train(config=None, workdir: str | None = None,
     task, eval_oracle, reward_oracle = build_task(cfg)
   else:
     task.validate()
-    eval_oracle, reward_oracle = task.oracle, None
-    if cfg["algorithm"] == "rlhf":
+    eval_oracle = task.oracle
+    if cfg["algorithm"] != "rlhf":
+      reward_oracle = None
+    elif reward_oracle is None:
       reward_oracle = oracles.learned_task(
           jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 3), task,
           model="reward", hidden_dim=cfg["model_hidden_dim"],
