@@ -265,3 +265,92 @@ def test_quick_experiment_smoke(tmp_path):
     sums[(r["algorithm"], r["prompt_id"])] = sums.get(
         (r["algorithm"], r["prompt_id"]), 0.0) + float(r["prob"])
   np.testing.assert_allclose(list(sums.values()), 1.0, atol=1e-5)
+
+
+# ------------------------------------------------ Nash-RS fidelity options
+
+
+def test_first_accepted_matches_sequential_loop():
+  from nash_align.nlhf import algorithms  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(4)
+  acc = rng.uniform(size=(50, 12)) < 0.2
+  for m in (1, 2):
+    kept, used, capped = algorithms._first_accepted(acc, m)  # pylint: disable=protected-access
+    for i in range(acc.shape[0]):
+      got, n_used = [], 0
+      for j in range(acc.shape[1]):  # propose until m are accepted
+        n_used += 1
+        if acc[i, j]:
+          got.append(j)
+          if len(got) == m:
+            break
+      assert np.flatnonzero(np.asarray(kept[i])).tolist() == got
+      assert int(used[i]) == n_used
+      assert bool(capped[i]) == (len(got) < m)
+
+
+def test_until_accept_samples_the_best_response():
+  """The first accepted opponent is distributed as mu exp(-g/tau) / Z."""
+  from nash_align.nlhf import algorithms  # pylint: disable=g-import-not-at-top
+  b, k, tau = 20000, 4, 0.15
+  mu = np.array([0.1, 0.2, 0.3, 0.4])
+  g = np.array([0.2, 0.5, 0.7, 0.4])
+  ref = jax.numpy.log(jax.numpy.broadcast_to(mu, (b, k)))
+  gg = jax.numpy.broadcast_to(g, (b, k))
+  props, acc = algorithms.nash_rs_opponents(jax.random.PRNGKey(0), ref, gg,
+                                            tau, 64, shift=True)
+  kept, _, capped = algorithms._first_accepted(acc, 1)  # pylint: disable=protected-access
+  assert float(np.mean(capped)) < 1e-3
+  first = np.asarray(props)[np.asarray(kept)]
+  freq = np.bincount(first, minlength=k) / first.size
+  target = mu * np.exp(-g / tau)
+  target /= target.sum()
+  np.testing.assert_allclose(freq, target, atol=0.015)
+
+
+@pytest.mark.parametrize("shift, expect_capped", [(True, False),
+                                                  (False, True)])
+def test_nash_rs_until_accept_reports_capped(shift, expect_capped):
+  from nash_align.nlhf import algorithms  # pylint: disable=g-import-not-at-top
+  b, k = 64, 4
+  rng = np.random.default_rng(5)
+  P = rng.uniform(size=(b, k, k))
+  P = np.triu(P, 1) + np.tril(1 - np.swapaxes(P, 1, 2), -1)
+  P[:, np.arange(k), np.arange(k)] = 0.5
+  P = jax.numpy.asarray(P, jax.numpy.float32)
+  logp = jax.numpy.full((b, k), -np.log(k), jax.numpy.float32)
+  batch = algorithms.Batch(prompt=jax.numpy.arange(b), prompt_features=None,
+                           candidate_features=None,
+                           mask=jax.numpy.ones((b, k), bool),
+                           reference_logp=logp)
+  bidx = jax.numpy.arange(b)
+  game = algorithms.Game(
+      prefer=lambda x, y: P[bidx.reshape((-1,) + (1,) * (x.ndim - 1)), x, y])
+  hp = algorithms.Hyperparams(tau=0.02, estimator="sampled", num_samples=1,
+                              num_proposals=8, rs_shift=shift,
+                              rs_until_accept=True)
+  _, aux = algorithms.nash_rs_loss(logp, batch, game, jax.random.PRNGKey(1),
+                                   hp)
+  # tau = 0.02 without the shift accepts with probability exp(-g / 0.02),
+  # below e^-5 unless g < 0.1: most prompts reach the cap of 8.
+  assert (float(aux["rs_capped"]) > 0.5) == expect_capped
+  assert 1.0 <= float(aux["rs_proposals"]) <= 8.0
+
+
+def test_implicit_reward_two_responses():
+  from nash_align.nlhf import algorithms  # pylint: disable=g-import-not-at-top
+  for a in (0.05, 0.5, 0.9):
+    for pi1 in (0.1, 0.6):
+      for tau in (0.1, 0.01):
+        P = np.array([[0.5, a], [1 - a, 0.5]])
+        r = np.asarray(algorithms.nash_rs_implicit_reward(
+            jax.numpy.asarray(P), jax.numpy.log(jax.numpy.asarray(
+                [pi1, 1 - pi1])), tau), np.float64)
+        r1 = -np.logaddexp(np.log(1 - pi1) - a / tau,
+                           np.log(pi1) - 0.5 / tau)
+        r2 = -np.logaddexp(np.log(pi1) - (1 - a) / tau,
+                           np.log(1 - pi1) - 0.5 / tau)
+        np.testing.assert_allclose(r, [r1, r2], rtol=1e-5)
+        q1, q2 = algorithms.rlhf_two_response_reward(a, tau)
+        assert q1 == pytest.approx(np.log(a / (1 - a)) / (2 * tau))
+        assert q2 == pytest.approx(-q1)

@@ -76,6 +76,8 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     num_opponents=8,
     num_proposals=32,
     rs_shift=True,  # Nash-RS envelope exp(-(g - min g)/tau); False: paper's
+    rs_until_accept=False,  # Nash-RS: first rs_num_accept accepted (capped)
+    rs_num_accept=1,
     # Evaluation, logging, checkpoints.
     eval_every=20,
     eval_samples=64,
@@ -317,7 +319,9 @@ def train(config=None, workdir: str | None = None,
       estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),
       num_opponents=int(cfg["num_opponents"]),
       num_proposals=int(cfg["num_proposals"]),
-      rs_shift=bool(cfg["rs_shift"]))
+      rs_shift=bool(cfg["rs_shift"]),
+      rs_until_accept=bool(cfg["rs_until_accept"]),
+      rs_num_accept=int(cfg["rs_num_accept"]))
   algos._check_hp(hp)  # pylint: disable=protected-access
   key = jax.random.PRNGKey(cfg["seed"])
   k_init, train_key, eval_key = (jax.random.fold_in(key, i) for i in (4, 5, 6))
