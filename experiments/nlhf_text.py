@@ -51,6 +51,11 @@ from nash_align.nlhf import text_tasks
 from nash_align.nlhf import training as nlhf_train
 
 NASH_ALGORITHMS = ("nash_md", "mirror_descent", "sppo", "nash_rs")
+# Nash-RS as the authors run it (arXiv:2503.10990v1 code): sampled, one policy
+# sample, the literal acceptance exp(-g / tau), proposals until one opponent is
+# accepted (capped at config.num_proposals; capped prompts are counted), at
+# the authors' tau (config.authors_tau = 0.15) whatever the sweep's tau.
+AUTHORS_NASH_RS = "nash_rs_authors"
 
 
 def _split(value) -> list[str]:
@@ -60,6 +65,11 @@ def _split(value) -> list[str]:
 def _train_config(config, algorithm: str, tau: float, num_steps=None) -> dict:
   steps = int(num_steps or config.num_steps)
   every = min(int(config.eval_every), steps)
+  if algorithm == AUTHORS_NASH_RS:
+    return dict(_train_config(config, "nash_rs", config.authors_tau,
+                              num_steps),
+                estimator="sampled", num_samples=1, rs_shift=False,
+                rs_until_accept=True, rs_num_accept=1)
   return dict(
       seed=int(config.seed), algorithm=algorithm, tau=float(tau),
       hidden_dim=int(config.hidden_dim), num_steps=steps, eval_every=every,
@@ -135,8 +145,10 @@ def _run_one(config, task_name, features, workdir, log):
   for tau in [float(t) for t in _split(config.taus)]:
     row = {}
     for algorithm in _split(config.algorithms):
+      run_tau = (float(config.authors_tau) if algorithm == AUTHORS_NASH_RS
+                 else tau)
       rundir = os.path.join(workdir, "runs", task_name, features,
-                            f"tau{tau:g}", algorithm)
+                            f"tau{run_tau:g}", algorithm)
       res = nlhf_train.train(_train_config(config, algorithm, tau), rundir,
                              task=train_task,
                              reward_oracle=bt if algorithm == "rlhf" else None)
@@ -144,6 +156,18 @@ def _run_one(config, task_name, features, workdir, log):
       pi = text_tasks.policy_probabilities(model, train_task, ev)
       policies[(tau, algorithm)] = pi
       row[algorithm] = _summary(pi, tt, config)
+      if algorithm == AUTHORS_NASH_RS:
+        hist = [h for h in res["history"] if "train_rs_capped" in h]
+        chunk = int(config.batch_size) * min(int(config.eval_every),
+                                             int(config.num_steps))
+        row[algorithm].update(
+            rs_capped_share=float(np.mean([h["train_rs_capped"]
+                                           for h in hist])),
+            rs_capped_prompts=int(round(sum(h["train_rs_capped"] * chunk
+                                            for h in hist))),
+            rs_proposals_mean=float(np.mean([h["train_rs_proposals"]
+                                             for h in hist])),
+            rs_proposal_cap=int(config.num_proposals), tau=run_tau)
     # Exact optima of the learned models on the held-out prompts (no
     # training): NLHF's regularized equilibrium of the general model, and
     # RLHF's softmax(log mu + r / tau) of the BT reward.
@@ -195,6 +219,7 @@ def _figures(results, taus, algorithms, workdir) -> str:
   """Held-out win rate / entropy against tau; NLHF against RLHF."""
   plt = common.pyplot()
   keys = list(results)
+  taus = sorted(taus)
   fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 6.4),
                            squeeze=False)
   names = list(algorithms) + ["nlhf_exact", "rlhf_exact"]
@@ -223,6 +248,63 @@ def _figures(results, taus, algorithms, workdir) -> str:
   return ("![held-out win rate and entropy against tau (bands: 95% "
           "bootstrap over held-out prompts for nash_md and rlhf)]"
           "(nlhf_text_tau.png)\n\n")
+
+
+IMPLICIT_PI1 = (0.1, 0.3, 0.6, 0.9)
+IMPLICIT_TAUS = (0.15, 0.1, 0.01)
+
+
+def implicit_reward_figure(workdir) -> str:
+  """Nash-RS's implicit rewards against RLHF's, two responses (analytic).
+
+  For ``P(y_1 > y_2) = a`` in (0, 1), reference ``mu = (pi_1, 1 - pi_1)``
+  and several ``tau``: Nash-RS's ``r_i = -log sum_y' mu(y') exp(-P(y_i >
+  y') / tau)`` (:func:`nash_align.nlhf.algorithms.nash_rs_implicit_reward`)
+  and RLHF's ``+-log(a / (1 - a)) / (2 tau)``, as in the authors' figure.
+  """
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from nash_align.nlhf import algorithms  # pylint: disable=g-import-not-at-top
+  a = np.linspace(0.01, 0.99, 99)
+  P = np.zeros((a.size, 2, 2))
+  P[:, 0, 0] = P[:, 1, 1] = 0.5
+  P[:, 0, 1], P[:, 1, 0] = a, 1 - a
+  plt = common.pyplot()
+  fig, axes = plt.subplots(len(IMPLICIT_PI1), len(IMPLICIT_TAUS),
+                           figsize=(3.6 * len(IMPLICIT_TAUS),
+                                    2.6 * len(IMPLICIT_PI1)), squeeze=False)
+  rows = []
+  for i, pi1 in enumerate(IMPLICIT_PI1):
+    ref = jnp.log(jnp.broadcast_to(jnp.asarray([pi1, 1 - pi1]), (a.size, 2)))
+    for j, tau in enumerate(IMPLICIT_TAUS):
+      r = np.asarray(algorithms.nash_rs_implicit_reward(jnp.asarray(P), ref,
+                                                        tau), np.float64)
+      q1, q2 = (np.asarray(x) for x in
+                algorithms.rlhf_two_response_reward(jnp.asarray(a), tau))
+      ax = axes[i, j]
+      ax.plot(a, q1, color="C3", label="RLHF $r_1$")
+      ax.plot(a, q2, color="C3", ls="--", label="RLHF $r_2$")
+      ax.plot(a, r[:, 0], color="C0", label="Nash-RS $r_1$")
+      ax.plot(a, r[:, 1], color="C0", ls="--", label="Nash-RS $r_2$")
+      ax.set_yscale("symlog")
+      ax.set_title(f"pi_1 = {pi1:g}, tau = {tau:g}", fontsize=8)
+      ax.grid(alpha=0.4, ls=":")
+      if i == len(IMPLICIT_PI1) - 1:
+        ax.set_xlabel("preference a = P(y_1 > y_2)")
+      mid = a.size // 2
+      rows.append(dict(pi_1=pi1, tau=tau,
+                       nash_rs_gap_at_a_0_5=float(r[mid, 0] - r[mid, 1]),
+                       nash_rs_gap_at_a_0_99=float(r[-1, 0] - r[-1, 1]),
+                       rlhf_gap_at_a_0_99=float(q1[-1] - q2[-1])))
+  axes[0, 0].legend(fontsize=6)
+  common.save_figure(fig, os.path.join(workdir, "implicit_reward.png"))
+  common.write_csv(os.path.join(workdir, "implicit_reward.csv"), rows)
+  return ("### Implicit rewards, two responses (arXiv:2503.10990v1, "
+          "analytic)\n\nNash-RS's implicit reward `r_i = -log sum_y' mu(y') "
+          "exp(-P(y_i > y')/tau)` against RLHF's `+-log(a/(1-a))/(2 tau)`: "
+          "RLHF's reward gap grows without bound as `a -> 1` or `tau -> 0`, "
+          "Nash-RS's stays bounded by `1/tau` and depends on the reference "
+          "`pi_1`.\n\n" + common.markdown_table(rows) +
+          "\n![implicit rewards](implicit_reward.png)\n\n")
 
 
 def _rlhf_collapse(config, results, workdir) -> str:
@@ -344,6 +426,7 @@ def run(config, workdir: str) -> str:
       common.markdown_table(table), "\n"]
   if len(taus) > 1:
     section.append(_figures(results, taus, algorithms, workdir))
+  section.append(implicit_reward_figure(workdir))
   if int(config.rlhf_converged_steps) > 0 and "rlhf" in algorithms:
     section.append(_rlhf_collapse(config, results, workdir))
   summary["seconds"] = time.perf_counter() - start

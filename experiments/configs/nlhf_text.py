@@ -30,7 +30,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # text: encoder embeddings of prompt and answer; identity: one-hot model
   # identity and a constant prompt (the baseline that cannot read text).
   c.features = "text,identity,text+identity"
-  c.algorithms = "nash_md,mirror_descent,sppo,nash_rs,rlhf"
+  # nash_rs_authors: Nash-RS as in the authors' code (sampled, one policy
+  # sample, literal acceptance exp(-g/tau), propose until one opponent is
+  # accepted, capped at num_proposals; capped prompts counted).
+  c.algorithms = "nash_md,mirror_descent,sppo,nash_rs,rlhf,nash_rs_authors"
   c.num_eval = 20  # held-out prompts (questions) per task
   # KL strengths; the first is the one metrics.json reports.
   c.taus = "0.05"
@@ -53,7 +56,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # Nash-RS (sampled estimator only): policy samples for g(y'), proposals,
   # and the keep-proposing-until-accepted option with its cap.
   c.num_samples = 8
-  c.num_proposals = 32
+  c.num_proposals = 64
+  c.authors_tau = 0.15  # nash_rs_authors' KL strength (the authors' kl_coef)
   c.rs_shift = True
   # Held-out win rate interval: bootstrap over held-out prompts.
   c.bootstrap_resamples = 2000
@@ -61,9 +65,9 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   c.rlhf_converged_steps = 0
   if preset == "paper":
     c.tasks = "vicuna80_human,vicuna80_gpt4,qlora_oa"
-    c.taus = "0.05,0.3,0.1,0.02,0.01"
+    c.features = "text,identity"
+    c.taus = "0.05,0.3,0.1,0.01"
     c.num_steps = 600
     c.eval_every = 200
-    c.model_steps = 500
     c.rlhf_converged_steps = 3000
   return c
