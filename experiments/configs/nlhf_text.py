@@ -61,11 +61,16 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   c.rs_shift = True
   # Held-out win rate interval: bootstrap over held-out prompts.
   c.bootstrap_resamples = 2000
+  # features "text_finetuned": the top `finetune_layers` encoder layers
+  # trained with the general preference model (optax mask freezes the rest).
+  c.finetune_layers = 1
+  c.finetune_steps = 300
+  c.finetune_learning_rate = 1e-4
   # Steps of the long RLHF run compared with its exact optimum (paper).
   c.rlhf_converged_steps = 0
   if preset == "paper":
     c.tasks = "vicuna80_human,vicuna80_gpt4,qlora_oa"
-    c.features = "text,identity"
+    c.features = "text,identity,text_finetuned"
     c.taus = "0.05,0.3,0.1,0.01"
     c.num_steps = 600
     c.eval_every = 200

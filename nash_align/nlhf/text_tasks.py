@@ -49,10 +49,12 @@ __all__ = (
     "FEATURES",
     "TEXT_TASKS",
     "TextCorpus",
+    "TextPreferenceModel",
     "TextTask",
     "bootstrap_interval",
     "build_text_task",
     "corpus_embeddings",
+    "fine_tune_preference_model",
     "fit_judgment_model",
     "heldout_win_rate",
     "load_corpus",
@@ -626,3 +628,148 @@ def policy_probabilities(model: policy_lib.PolicyHead, task, prompts):
                task.mask[ids], task.reference_logp(ids))
   return np.exp(np.asarray(logp, np.float64))
 
+
+
+# ------------------------------------------- fine-tuning the encoder's top
+
+
+class TextPreferenceModel(nnx.Module):
+  """A sentence encoder under a general preference model, for fine-tuning.
+
+  ``P(a > b | x) = sigmoid(s(e_x, e_a, e_b) - s(e_x, e_b, e_a))`` with
+  ``e = encoder(text)`` (:class:`~nash_align.nlhf.oracles.PreferenceModel`
+  on the encoder's embeddings); the lower encoder layers are frozen by an
+  optax mask and their token states computed once.
+  """
+
+  def __init__(self, encoder, hidden_dim: int, *, rngs: nnx.Rngs):
+    self.encoder = encoder
+    d = encoder.config.hidden_size
+    self.head = oracles.PreferenceModel(d, d, hidden_dim, rngs=rngs)
+
+
+def _param_labels(params, start_layer: int):
+  """optax labels of a :class:`TextPreferenceModel`'s parameter state: the
+  head ``"train"``, encoder layers ``>= start_layer`` ``"train_encoder"``,
+  every other encoder parameter ``"frozen"``."""
+
+  def label(path, _):
+    keys = [getattr(p, "key", p) for p in path]
+    if keys[0] == "head":
+      return "train"
+    if len(keys) > 2 and keys[1] == "layers" and int(keys[2]) >= start_layer:
+      return "train_encoder"
+    return "frozen"
+
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
+def fine_tune_preference_model(key, text_task: TextTask,
+                               num_trainable_layers: int = 1,
+                               hidden_dim: int = 16, num_steps: int = 200,
+                               batch_size: int = 16,
+                               learning_rate: float = 3e-3,
+                               encoder_learning_rate: float = 1e-4,
+                               weight_decay: float = 1.0,
+                               max_length: int = 64, encoder=None):
+  """Fine-tunes the encoder's top layers with a general preference model.
+
+  The lower ``num_layers - num_trainable_layers`` encoder layers are frozen:
+  their token states for every prompt and answer are computed once, and
+  ``optax.multi_transform`` gives them ``optax.set_to_zero`` (so neither
+  the gradient step nor the weight decay moves them); the top layers get
+  AdamW at ``encoder_learning_rate``, the preference head AdamW at
+  ``learning_rate``. Each step draws ``batch_size`` judgments of the
+  training prompts (held-out judgments are never read) and minimises their
+  logistic loss. Texts are truncated to ``max_length`` tokens.
+
+  Args:
+    key: PRNG key (consumed).
+    text_task: a task with answer texts (not ``qlora_oa``).
+    num_trainable_layers: top encoder layers to train (0: head only).
+    hidden_dim: preference head width.
+    num_steps: optimisation steps (one ``lax.scan``).
+    batch_size: judgments per step.
+    learning_rate: head learning rate.
+    encoder_learning_rate: top layers' learning rate.
+    weight_decay: AdamW decay of the trained parameters.
+    max_length: token truncation.
+    encoder: starting encoder (default: the pretrained all-MiniLM-L6-v2).
+
+  Returns:
+    ``(oracle, model)``: a :class:`~nash_align.nlhf.oracles.LearnedOracle`
+    over the fine-tuned embeddings of every prompt and answer (its
+    ``prompt_features`` ``[N, 384]`` and ``candidate_features`` ``[N, K,
+    384]`` replace the task's to train a policy), and the trained
+    :class:`TextPreferenceModel`.
+  """
+  from nash_align import text  # pylint: disable=g-import-not-at-top
+  c = text_task.corpus
+  if c.candidate_texts is None:
+    raise ValueError(f"text_task {c.name!r} has no answer texts to encode.")
+  enc = text.load_encoder() if encoder is None else encoder
+  n_layers = enc.config.num_layers
+  if not 0 <= num_trainable_layers <= n_layers:
+    raise ValueError(f"num_trainable_layers must be in [0, {n_layers}], got "
+                     f"{num_trainable_layers}.")
+  start = n_layers - num_trainable_layers
+  n, k = c.num_prompts, c.num_candidates
+  texts = list(c.prompt_texts) + [t for row in c.candidate_texts for t in row]
+  ids, mask = text.tokenize(texts, max_length=max_length, pad_to=max_length)
+  lower = jax.jit(lambda i, m: enc.token_states(i, m, start))
+  states = jnp.concatenate([lower(ids[s:s + 64], mask[s:s + 64])
+                            for s in range(0, len(texts), 64)])  # [M, T, D]
+  mask = jnp.asarray(mask)
+  k_init, k_train = jax.random.split(key)
+  model = TextPreferenceModel(enc, hidden_dim, rngs=nnx.Rngs(k_init))
+  graphdef, params = nnx.split(model, nnx.Param)
+  labels = _param_labels(params, start)
+  tx = optax.multi_transform(
+      {"train": optax.adamw(learning_rate, weight_decay=weight_decay),
+       "train_encoder": optax.adamw(encoder_learning_rate,
+                                    weight_decay=weight_decay),
+       "frozen": optax.set_to_zero()}, labels)
+  sel = np.flatnonzero(text_task.train_rows)
+  rp = jnp.asarray(c.prompt[sel], jnp.int32)
+  ra = jnp.asarray(c.model_a[sel], jnp.int32)
+  rb = jnp.asarray(c.model_b[sel], jnp.int32)
+  rs = jnp.asarray(c.score[sel], jnp.float32)
+
+  def embed(m, rows):
+    return m.encoder.embed_from(states[rows], mask[rows], start)
+
+  def loss_fn(params, idx):
+    m = nnx.merge(graphdef, params)
+    p, a, b = rp[idx], ra[idx], rb[idx]
+    rows = jnp.concatenate([p, n + p * k + a, n + p * k + b])
+    e = embed(m, rows)
+    z, ea, eb = e[:idx.size], e[idx.size:2 * idx.size], e[2 * idx.size:]
+    f = m.head.logit(z, ea, eb)
+    return jnp.mean(optax.sigmoid_binary_cross_entropy(f, rs[idx]))
+
+  @jax.jit
+  def run(params):
+    def step(carry, t):
+      params, state = carry
+      idx = jax.random.randint(jax.random.fold_in(k_train, t), (batch_size,),
+                               0, sel.size)
+      loss, grads = jax.value_and_grad(loss_fn)(params, idx)
+      updates, state = tx.update(grads, state, params)
+      return (optax.apply_updates(params, updates), state), loss
+
+    (params, _), losses = jax.lax.scan(step, (params, tx.init(params)),
+                                       jnp.arange(num_steps))
+    return params, losses
+
+  params, _ = run(params)
+  model = nnx.merge(graphdef, params)
+  emb_fn = jax.jit(lambda rows: model.encoder.embed_from(states[rows],
+                                                         mask[rows], start))
+  emb = jnp.concatenate([emb_fn(jnp.arange(s, min(s + 64, len(texts))))
+                         for s in range(0, len(texts), 64)])
+  zp = emb[:n]
+  ec = emb[n:].reshape(n, k, -1)
+  head_graph, head_params = nnx.split(model.head)
+  oracle = oracles.LearnedOracle(graphdef=head_graph, params=head_params,
+                                 prompt_features=zp, candidate_features=ec)
+  return oracle, model

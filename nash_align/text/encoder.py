@@ -147,19 +147,30 @@ class SentenceEncoder(nnx.Module):
     self.layers = nnx.List([_Layer(config, rngs=rngs, dtype=param_dtype)
                             for _ in range(config.num_layers)])
 
-  def token_states(self, input_ids, attention_mask):
-    """Last-layer token states ``[B, T, D]``."""
+  def token_states(self, input_ids, attention_mask, num_layers=None):
+    """Token states ``[B, T, D]`` after the first ``num_layers`` layers
+    (default: all)."""
     h = self.embeddings(input_ids)
-    for layer in self.layers:
+    n = self.config.num_layers if num_layers is None else num_layers
+    for layer in self.layers[:n]:
       h = layer(h, attention_mask)
     return h
 
-  def __call__(self, input_ids, attention_mask):
-    """Unit-norm sentence embeddings ``[B, D]`` (float32 for float32 params)."""
-    pooled = mean_pool(self.token_states(input_ids, attention_mask),
-                       attention_mask)
+  def embed_from(self, hidden, attention_mask, start_layer: int):
+    """Sentence embeddings ``[B, D]`` from the token states ``[B, T, D]``
+    entering layer ``start_layer``: the remaining layers, mean pooling, L2
+    normalisation. With the states of the frozen lower layers computed once
+    (:meth:`token_states`), a partial fine-tune runs only the top layers."""
+    h = hidden
+    for layer in self.layers[start_layer:]:
+      h = layer(h, attention_mask)
+    pooled = mean_pool(h, attention_mask)
     norm = jnp.sqrt(jnp.sum(pooled * pooled, axis=-1, keepdims=True))
     return pooled / jnp.maximum(norm, 1e-12)
+
+  def __call__(self, input_ids, attention_mask):
+    """Unit-norm sentence embeddings ``[B, D]`` (float32 for float32 params)."""
+    return self.embed_from(self.embeddings(input_ids), attention_mask, 0)
 
 
 def layer_mask(model: SentenceEncoder, num_trainable_layers: int):
