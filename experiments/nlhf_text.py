@@ -316,6 +316,7 @@ def implicit_reward_figure(workdir) -> str:
                        nash_rs_gap_at_a_0_99=float(r[-1, 0] - r[-1, 1]),
                        rlhf_gap_at_a_0_99=float(q1[-1] - q2[-1])))
   axes[0, 0].legend(fontsize=6)
+  fig.tight_layout()
   common.save_figure(fig, os.path.join(workdir, "implicit_reward.png"))
   common.write_csv(os.path.join(workdir, "implicit_reward.csv"), rows)
   return ("### Implicit rewards, two responses (arXiv:2503.10990v1, "
@@ -405,7 +406,13 @@ def run(config, workdir: str) -> str:
   results = {}
   for t in tasks:
     for f in features:
+      if f == FINETUNED and t == "qlora_oa":
+        log("qlora_oa has no answer texts: text_finetuned skipped")
+        continue
       results[(t, f)] = _run_one(config, t, f, workdir, log)
+  if (tasks[0], features[0]) not in results:
+    raise ValueError(f"the first task x features ({tasks[0]}, "
+                     f"{features[0]}) cannot run.")
   first = results[(tasks[0], features[0])]
   tau0 = taus[0]
   record = _run_record(first)

