@@ -48,6 +48,7 @@ import numpy as np
 
 from experiments import common
 from nash_align.nlhf import metrics as metrics_lib
+from nash_align.nlhf import oracles
 from nash_align.nlhf import text_tasks
 from nash_align.nlhf import training as nlhf_train
 
@@ -148,9 +149,8 @@ def _run_one(config, task_name, features, workdir, log):
           bt, tt, tt.train_rows)["accuracy"],
   }
   # Ceiling: the held-out judgments' own per-prompt majority (in-sample).
-  emp = text_tasks.oracles.EmpiricalOracle(
-      matrices=np.asarray(tt.corpus.counts()[0] / np.maximum(
-          tt.corpus.counts()[1], 1)))
+  wins, totals = tt.corpus.counts()
+  emp = oracles.EmpiricalOracle(matrices=wins / np.maximum(totals, 1))
   acc["heldout_empirical_majority_accuracy"] = text_tasks.pairwise_accuracy(
       emp, tt)["accuracy"]
   log(f"{task_name}/{features}: learned models fitted "
@@ -323,20 +323,23 @@ def implicit_reward_figure(workdir) -> str:
           "analytic)\n\nNash-RS's implicit reward `r_i = -log sum_y' mu(y') "
           "exp(-P(y_i > y')/tau)` against RLHF's `+-log(a/(1-a))/(2 tau)`: "
           "RLHF's reward gap grows without bound as `a -> 1` or `tau -> 0`, "
-          "Nash-RS's stays bounded by `1/tau` and depends on the reference "
-          "`pi_1`.\n\n" + common.markdown_table(rows) +
+          "Nash-RS's gap `r_1 - r_2` saturates at about `1/(2 tau)` "
+          "(its levels, not its gap, depend on the reference `pi_1`).\n\n" + common.markdown_table(rows) +
           "\n![implicit rewards](implicit_reward.png)\n\n")
 
 
 def _rlhf_collapse(config, results, workdir) -> str:
-  """Trained-to-convergence RLHF head against its exact optimum, per tau."""
+  """Trained-to-convergence RLHF head against its exact optimum, per tau.
+
+  On the training prompts (where the head is fitted: does training reach the
+  optimum?) and on the held-out prompts (does it generalise there?).
+  """
   key = next(iter(results))
   res = results[key]
   tt, bt = res["tt"], res["bt"]
-  ev = np.asarray(tt.task.eval_prompts)
   k = tt.corpus.num_candidates
-  mu = np.full((ev.size, k), 1.0 / k)
-  reward = np.asarray(bt.reward(ev))
+  splits = {"train": np.asarray(tt.task.train_prompts),
+            "heldout": np.asarray(tt.task.eval_prompts)}
   taus = sorted({float(t) for t in _split(config.taus)} | {0.003})
   rows = []
   for tau in taus:
@@ -346,15 +349,19 @@ def _rlhf_collapse(config, results, workdir) -> str:
         _train_config(config, "rlhf", tau, config.rlhf_converged_steps),
         rundir, task=tt.task.replace(oracle=res["pref"]), reward_oracle=bt)
     model = nnx.merge(out["graphdef"], out["params"])
-    pi = text_tasks.policy_probabilities(model, tt.task, ev)
-    exact = metrics_lib.rlhf_optimum(None, mu, tau, reward=reward)
-    rows.append(dict(
-        tau=tau,
-        trained_support=float(np.mean(np.sum(pi > 1e-2, -1))),
-        exact_support=float(np.mean(np.sum(exact > 1e-2, -1))),
-        trained_top_prob=float(np.mean(pi.max(-1))),
-        exact_top_prob=float(np.mean(exact.max(-1))),
-        tv_trained_exact=float(np.mean(0.5 * np.abs(pi - exact).sum(-1)))))
+    row = dict(tau=tau)
+    for name, ids in splits.items():
+      pi = text_tasks.policy_probabilities(model, tt.task, ids)
+      mu = np.full((ids.size, k), 1.0 / k)
+      exact = metrics_lib.rlhf_optimum(None, mu, tau,
+                                       reward=np.asarray(bt.reward(ids)))
+      row.update({
+          f"{name}_trained_support": float(np.mean(np.sum(pi > 1e-2, -1))),
+          f"{name}_exact_support": float(np.mean(np.sum(exact > 1e-2, -1))),
+          f"{name}_trained_top_prob": float(np.mean(pi.max(-1))),
+          f"{name}_exact_top_prob": float(np.mean(exact.max(-1))),
+          f"{name}_tv": float(np.mean(0.5 * np.abs(pi - exact).sum(-1)))})
+    rows.append(row)
   common.write_csv(os.path.join(workdir, "rlhf_collapse.csv"), rows)
   plt = common.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -362,18 +369,22 @@ def _rlhf_collapse(config, results, workdir) -> str:
   for ax, stat, label in zip(axes, ("support", "top_prob"),
                              ("mean support (prob > 1e-2)",
                               "mean top probability")):
-    ax.plot(t, [r[f"trained_{stat}"] for r in rows], "o-", color="C3",
-            label=f"trained RLHF head ({config.rlhf_converged_steps} steps)")
-    ax.plot(t, [r[f"exact_{stat}"] for r in rows], "k--",
-            label="exact optimum softmax(log mu + r / tau)")
+    for name, style in (("train", "-"), ("heldout", ":")):
+      ax.plot(t, [r[f"{name}_trained_{stat}"] for r in rows], "o" + style,
+              color="C3", label=f"trained RLHF head, {name} prompts")
+      ax.plot(t, [r[f"{name}_exact_{stat}"] for r in rows], "s" + style,
+              color="k", label=f"exact optimum, {name} prompts")
     ax.set_xscale("log")
     ax.set_xlabel("KL strength tau")
     ax.set_ylabel(label)
-  axes[0].legend(fontsize=7)
-  axes[0].set_title(f"{key[0]} / {key[1]}: held-out prompts", fontsize=9)
+  axes[0].legend(fontsize=6)
+  axes[0].set_title(f"{key[0]} / {key[1]}, "
+                    f"{config.rlhf_converged_steps} steps", fontsize=9)
   common.save_figure(fig, os.path.join(workdir, "rlhf_collapse.png"))
   return ("### RLHF collapse: trained head against its exact optimum\n\n"
-          + common.markdown_table(rows) +
+          "Exact optimum `softmax(log mu + r / tau)` of the learned BT "
+          "reward `r`; `tv` = mean total variation between trained and "
+          "exact.\n\n" + common.markdown_table(rows) +
           "\n![trained vs exact RLHF](rlhf_collapse.png)\n\n")
 
 
