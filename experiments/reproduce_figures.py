@@ -35,6 +35,7 @@ EXPERIMENTS = (
     "payoff_properties",  # checks arXiv:2505.20627 Thms 3.1, 3.2, 4.2
     "rlhf_majority",  # our formalisation of arXiv:2506.12350's abstract
     "nlhf",  # NLHF (Munos et al. 2024, arXiv:2312.00886), 2503.10990
+    "nlhf_text",  # NLHF on real text; 2503.10990's implicit-reward figure
     "real_preferences",  # real datasets
 )
 PRESETS = ("quick", "paper")

@@ -11,6 +11,10 @@
   each in :data:`ALGORITHMS`.
 * :mod:`~nash_align.nlhf.metrics`: win rate, exploitability, entropy, support,
   maximal-lottery agreement.
+* :mod:`~nash_align.nlhf.text_tasks`: real prompts, answers and judgments
+  (Vicuna-80 human / GPT-4, QLoRA Open Assistant) over all-MiniLM-L6-v2
+  embeddings, a seeded train / held-out split, preference and Bradley-Terry
+  models fitted on the training judgments, held-out win rates.
 * :mod:`~nash_align.nlhf.training` / :mod:`~nash_align.nlhf.checkpoint`:
   :func:`train` (jitted optax updates, orbax checkpoints with exact resume,
   CSV + TensorBoard logging).
@@ -24,6 +28,7 @@ from nash_align.nlhf import checkpoint
 from nash_align.nlhf import metrics
 from nash_align.nlhf import oracles
 from nash_align.nlhf import policy
+from nash_align.nlhf import text_tasks
 from nash_align.nlhf import training
 from nash_align.nlhf.algorithms import ALGORITHMS
 from nash_align.nlhf.algorithms import get_algorithm
@@ -53,6 +58,7 @@ __all__ = (
     "metrics",
     "oracles",
     "policy",
+    "text_tasks",
     "train",
     "training",
 )

@@ -41,9 +41,11 @@ __all__ = (
     "get_algorithm",
     "mirror_descent_loss",
     "nash_md_loss",
+    "nash_rs_implicit_reward",
     "nash_rs_loss",
     "nash_rs_opponents",
     "rlhf_loss",
+    "rlhf_two_response_reward",
     "sppo_loss",
 )
 
@@ -68,6 +70,13 @@ class Hyperparams(NamedTuple):
       (a constant shift of ``g`` cancels in the normalisation), with an
       acceptance rate larger by ``exp(min g / tau)`` -- at small ``tau`` the
       literal rule rejects nearly everything.
+    rs_until_accept: Nash-RS keeps proposing until ``rs_num_accept``
+      opponents are accepted, as the authors' sampler does (their loop has no
+      cap; here at most ``num_proposals`` proposals, and the share of prompts
+      that reach the cap is reported as ``rs_capped``), instead of
+      averaging over every accepted one of ``num_proposals`` proposals.
+    rs_num_accept: opponents to accept per prompt with ``rs_until_accept``
+      (the authors use 1).
   """
 
   tau: float = 0.05
@@ -78,6 +87,8 @@ class Hyperparams(NamedTuple):
   num_opponents: int = 8
   num_proposals: int = 32
   rs_shift: bool = True
+  rs_until_accept: bool = False
+  rs_num_accept: int = 1
 
 
 class Batch(NamedTuple):
@@ -387,12 +398,19 @@ def nash_rs_loss(logp, batch: Batch, oracle: BatchOracle, key,
   regularised equilibrium ``pi_tau``. Exact estimator: ``pi^*`` in closed form.
   Sampled: ``g(y') = P(pi > y')`` is estimated from ``S`` policy samples,
   ``N`` proposals ``y' ~ mu`` are accepted with probability
-  ``exp(-g/tau)``, and prompts with no accepted opponent are skipped.
+  ``exp(-g/tau)``, and prompts with no accepted opponent are skipped. With
+  ``hp.rs_until_accept`` only the first ``hp.rs_num_accept`` accepted
+  proposals are used (the authors' propose-until-accepted loop, capped at
+  ``num_proposals``), and the share of prompts that reach the cap is reported
+  as ``rs_capped`` instead of being dropped silently. The authors' setting is
+  ``num_samples = 1`` (one policy sample for ``g`` and the policy gradient),
+  ``rs_num_accept = 1`` and ``tau = 0.15`` (their ``kl_coef``).
   """
   _check_shapes(logp, batch, oracle)
   if hp.tau <= 0:
     raise ValueError("nash_rs needs tau > 0.")
   mask = batch.mask
+  extra = {}
   if hp.estimator == "exact":
     g = jnp.einsum("bi,bij->bj", jnp.exp(sg(logp)), oracle.matrix)
     opp = policy_lib.masked_log_softmax(batch.reference_logp - g / hp.tau,
@@ -412,6 +430,11 @@ def nash_rs_loss(logp, batch: Batch, oracle: BatchOracle, key,
     proposals, accepted = nash_rs_opponents(k_rs, batch.reference_logp, g,
                                             hp.tau, hp.num_proposals,
                                             hp.rs_shift)
+    accepted_frac = jnp.mean(accepted.astype(logp.dtype))
+    if hp.rs_until_accept:
+      accepted, used, capped = _first_accepted(accepted, hp.rs_num_accept)
+      extra = {"rs_capped": jnp.mean(capped.astype(logp.dtype)),
+               "rs_proposals": jnp.mean(used.astype(logp.dtype))}
     total = jnp.sum(accepted, -1)
     row_weight = (total > 0).astype(logp.dtype)
     acc = accepted.astype(logp.dtype)
@@ -419,11 +442,72 @@ def nash_rs_loss(logp, batch: Batch, oracle: BatchOracle, key,
         logp, mask, None,
         lambda ys: _win_sampled(oracle, ys, proposals, acc)[0], k_pi, hp,
         row_weight=row_weight)
-    accepted_frac = jnp.mean(acc)
   kl = _kl_to_reference(logp, batch)
   loss = jnp.mean(-surrogate + hp.tau * kl)
   return loss, {"objective": jnp.mean(value - hp.tau * kl), "kl": jnp.mean(kl),
-                "accept_rate": accepted_frac}
+                "accept_rate": accepted_frac, **extra}
+
+
+def _first_accepted(accepted, num_accept: int):
+  """The first ``num_accept`` accepted proposals of each row.
+
+  Proposals are iid, so keeping the first ``M`` accepted ones of a sequence
+  of ``N`` is exactly what proposing one at a time until ``M`` are accepted
+  returns, for the rows where that happens within ``N`` proposals.
+
+  Args:
+    accepted: ``[B, N]`` bool acceptance of ``N`` proposals in order.
+    num_accept: ``M >= 1``.
+
+  Returns:
+    ``(kept [B, N] bool, proposals_used [B] int32, capped [B] bool)``:
+    ``proposals_used`` is the index of the ``M``-th acceptance plus one (``N``
+    when capped); ``capped`` marks rows with fewer than ``M`` acceptances
+    among the ``N`` proposals (they keep what was accepted).
+  """
+  if num_accept < 1:
+    raise ValueError(f"rs_num_accept must be >= 1, got {num_accept}.")
+  rank = jnp.cumsum(accepted.astype(jnp.int32), axis=-1)
+  kept = accepted & (rank <= num_accept)
+  n = accepted.shape[-1]
+  capped = rank[..., -1] < num_accept
+  used = jnp.where(capped, n,
+                   jnp.argmax(rank >= num_accept, axis=-1) + 1).astype(jnp.int32)
+  return kept, used, capped
+
+
+def nash_rs_implicit_reward(P, reference_logp, tau):
+  r"""Nash-RS's implicit reward of each response (arXiv:2503.10990v1, Sec. 5).
+
+  Against the opponent's regularised best response to the point mass on
+  ``y``, ``pi^*_y(y') ∝ mu(y') exp(-P(y > y') / tau)``, a response's value is
+  the log of that response's normaliser with the sign flipped:
+
+  .. math::
+      r(y) = -\log \sum_{y'} \mu(y')\, e^{-P(y \succ y') / \tau}.
+
+  With two responses, ``P(y_1 > y_2) = a`` and ``mu = (pi_1, 1 - pi_1)``,
+  ``r_1 = -log(pi_2 e^{-a/tau} + pi_1 e^{-1/(2 tau)})``, the curve the
+  authors plot against RLHF's ``r_1 = -r_2 = log(a / (1 - a)) / (2 tau)``
+  (:func:`rlhf_two_response_reward`).
+
+  Args:
+    P: ``[..., K, K]`` preference matrices.
+    reference_logp: ``[..., K]`` log-probabilities of ``mu``.
+    tau: ``> 0``.
+
+  Returns:
+    ``[..., K]`` implicit rewards.
+  """
+  return -jax.nn.logsumexp(reference_logp[..., None, :] - P / tau, axis=-1)
+
+
+def rlhf_two_response_reward(a, tau):
+  """RLHF's rewards ``(r_1, r_2) = (+-) log(a / (1 - a)) / (2 tau)`` for two
+  responses with ``P(y_1 > y_2) = a`` (Bradley-Terry, centred; scaled by
+  ``1 / tau`` as Nash-RS's reward is)."""
+  r = jnp.log(a / (1.0 - a)) / (2.0 * tau)
+  return r, -r
 
 
 def rlhf_loss(logp, batch: Batch, oracle: BatchOracle, key,

@@ -81,6 +81,8 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     num_opponents=8,
     num_proposals=32,
     rs_shift=True,  # Nash-RS envelope exp(-(g - min g)/tau); False: paper's
+    rs_until_accept=False,  # Nash-RS: first rs_num_accept accepted (capped)
+    rs_num_accept=1,
     # Evaluation, logging, checkpoints.
     eval_every=20,
     eval_samples=64,
@@ -184,7 +186,9 @@ def hyperparams(cfg: dict[str, Any]) -> algos.Hyperparams:
       estimator=cfg["estimator"], num_samples=int(cfg["num_samples"]),
       num_opponents=int(cfg["num_opponents"]),
       num_proposals=int(cfg["num_proposals"]),
-      rs_shift=bool(cfg["rs_shift"]))
+      rs_shift=bool(cfg["rs_shift"]),
+      rs_until_accept=bool(cfg["rs_until_accept"]),
+      rs_num_accept=int(cfg["rs_num_accept"]))
   algos.check_hyperparams(hp)
   return hp
 
@@ -329,7 +333,9 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def train(config=None, workdir: str | None = None,
           stop_after: int | None = None,
-          task: oracles.PreferenceTask | None = None) -> dict[str, Any]:
+          task: oracles.PreferenceTask | None = None,
+          reward_oracle: oracles.LearnedOracle | None = None
+          ) -> dict[str, Any]:
   """Trains an NLHF (or RLHF) policy head; resumes from ``workdir``.
 
   Args:
@@ -343,6 +349,10 @@ def train(config=None, workdir: str | None = None,
       (validated: features, mask, reference, oracle) replacing the one the
       config describes; its oracle is both trained against and evaluated.
       Pass the same task when resuming (only the config is fingerprinted).
+    reward_oracle: with ``task`` and ``algorithm="rlhf"``, the Bradley-Terry
+      reward model (a :class:`~nash_align.nlhf.oracles.LearnedOracle` holding
+      a :class:`~nash_align.nlhf.oracles.RewardModel`) to maximise; None fits
+      one to labels sampled from ``task.oracle``.
 
   Returns:
     dict with ``history`` (one row per evaluation, step 0 included),
@@ -358,8 +368,10 @@ def train(config=None, workdir: str | None = None,
     task, eval_oracle, reward_oracle = build_task(cfg)
   else:
     task.validate()
-    eval_oracle, reward_oracle = task.oracle, None
-    if cfg["algorithm"] == "rlhf":
+    eval_oracle = task.oracle
+    if cfg["algorithm"] != "rlhf":
+      reward_oracle = None
+    elif reward_oracle is None:
       reward_oracle = oracles.learned_task(
           jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 3), task,
           model="reward", hidden_dim=cfg["model_hidden_dim"],
