@@ -406,7 +406,7 @@ def run(config, workdir: str) -> str:
       raise ValueError(f"unknown features {f!r} in config.features; "
                        f"expected one of {text_tasks.FEATURES}.")
   for a in algorithms:
-    nlhf_train._resolve(_train_config(config, a, taus[0]))  # pylint: disable=protected-access
+    nlhf_train.resolve_config(_train_config(config, a, taus[0]))
   os.makedirs(workdir, exist_ok=True)
   start = time.perf_counter()
 
