@@ -607,7 +607,14 @@ def _timed(call: Callable, min_seconds: float, max_repeats: int):
 
 
 def run_library(method: str, cell, config, device):
-  """``solvers.solve`` on the whole batch: a warm-up call, then timed calls."""
+  """``solvers.solve`` on the whole batch: a warm-up call, then timed calls.
+
+  ``method@jit`` times ``jax.jit(solve)`` on the batch as a device array (the
+  in-graph path, one compile for the batch's shape) instead of the eager
+  call.
+  """
+  jitted = method.endswith("@jit")
+  method = method[:-len("@jit")] if jitted else method
   if cell["beta"] > 0 and method != "auto" and not getattr(
       solvers.METHODS[method], "supports_beta", True):
     return f"n/a: method {method!r} does not handle beta > 0"
@@ -617,6 +624,19 @@ def run_library(method: str, cell, config, device):
   if cell["beta"] > 0:
     kwargs.update(reference=cell["reference"], beta=cell["beta"])
   A = cell["A"]
+  if jitted:
+    ref = kwargs.pop("reference", None)
+    fn = jax.jit(lambda a, r: solvers.solve(a, reference=r, **kwargs))
+    t0 = time.perf_counter()
+    _block(fn(A, ref))
+    first = time.perf_counter() - t0
+    with _PeakMemory(device, config.memory_poll_s) as mem:
+      res, seconds = _timed(lambda: fn(A, ref), config.min_timing_s,
+                            config.max_timing_repeats)
+    return dict(row=np.asarray(res.row), col=np.asarray(res.col),
+                iterations=np.asarray(res.iterations), seconds=seconds,
+                first_call_s=first, memory=mem, note="jit",
+                converged=np.asarray(res.converged))
   # Warm-up (compiles): enough games to reach the same pool shapes as the
   # whole batch (pools of at most default_chunk_size games; two of them).
   n, k = A.shape[-2:]
@@ -651,6 +671,7 @@ def library_methods(config):
     return tuple(sorted(solvers.METHODS)) + ("auto",)
   methods = _names(config.methods)
   for m in methods:
+    m = m[:-len("@jit")] if m.endswith("@jit") else m
     if m != "auto" and m not in solvers.METHODS:
       raise ValueError(f"config.methods: unknown method {m!r}; expected "
                        f"'auto' or one of {sorted(solvers.METHODS)}.")

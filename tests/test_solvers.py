@@ -355,13 +355,16 @@ def test_never_a_false_certificate(method, max_iters):
   rng = np.random.default_rng(5)
   A = np.concatenate([_tournaments(9, 24, 15).astype(np.float32),
                       rng.normal(size=(24, 15, 15)).astype(np.float32)])
-  for tol in (1e-4, 1e-7):
-    eager = solvers.solve(A, method=method, tol=tol, max_iters=max_iters)
-    jitted = jax.jit(lambda a, tol=tol: solvers.solve(
-        a, method=method, tol=tol, max_iters=max_iters))(jnp.asarray(A))
-    for res in (eager, jitted):
-      conv = np.asarray(res.converged)
-      g64 = solvers.duality_gap(A.astype(np.float64), res.row, res.col)
-      assert not np.any(conv & (g64 > tol)), g64[conv].max()
-    if method == "simplex" and max_iters == 2000:
-      assert np.all(np.asarray(eager.converged))
+  # 1e-7 is below what float32 strategies of games with max |A| ~ 3 can
+  # reach: many honest "not converged" there, and never a false one.
+  for tol, jit in ((1e-4, False), (1e-7, True)):
+    if jit:
+      res = jax.jit(lambda a, tol=tol: solvers.solve(
+          a, method=method, tol=tol, max_iters=max_iters))(jnp.asarray(A))
+    else:
+      res = solvers.solve(A, method=method, tol=tol, max_iters=max_iters)
+    conv = np.asarray(res.converged)
+    g64 = solvers.duality_gap(A.astype(np.float64), res.row, res.col)
+    assert not np.any(conv & (g64 > tol)), g64[conv].max()
+    if method == "simplex" and max_iters == 2000 and tol == 1e-4:
+      assert np.all(conv)
