@@ -763,6 +763,11 @@ def run_grid(config, workdir: str, log=print):
   for family in families:
     for n in config.ns:
       for batch in config.batches:
+        if batch * n * (n + 2) > config.max_batch_entries:
+          rows.append(_row("all", "library", family, n, batch,
+                           "skipped: batch * n * (n + 2) > "
+                           f"max_batch_entries = {config.max_batch_entries}"))
+          continue
         solvers_here = ([(m, "library", functools.partial(run_library, m))
                          for m in methods]
                         + [(b, "baseline", BASELINES[b])

@@ -410,17 +410,7 @@ def maximal_lottery(P, *, validate: bool = True, **solve_kwargs) -> NashResult:
   """
   P = _validation.as_preference_matrix(P, validate)
   res = solvers.solve(payoffs.margin(P, validate=False), **solve_kwargs)
-  _raise_if_uncertified(res, "maximal_lottery")
-  return res
-
-
-def _raise_if_uncertified(res, name):
-  if _validation.is_concrete(res.converged) and not np.all(res.converged):
-    bad = np.flatnonzero(~np.asarray(res.converged).reshape(-1))
-    raise RuntimeError(
-        f"{name}: the solver could not certify {len(bad)} game(s) (flat "
-        f"indices {bad[:10].tolist()}); pass fallback='lp' or a larger "
-        "max_iters.")
+  return solvers.require_certified(res, "maximal_lottery")
 
 
 def bipartisan_set(P, *, validate: bool = True,
@@ -449,5 +439,5 @@ def bipartisan_set(P, *, validate: bool = True,
   """
   P = _validation.as_preference_matrix(P, validate)
   res = solvers.solve(payoffs.majority(P, validate=False), **solve_kwargs)
-  _raise_if_uncertified(res, "bipartisan_set")
+  solvers.require_certified(res, "bipartisan_set")
   return jnp.asarray(res.row_support) & jnp.asarray(res.converged)[..., None]

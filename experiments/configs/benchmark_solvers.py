@@ -21,10 +21,10 @@ FAMILIES = "margin,majority,log_odds,kl_margin"
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   """Returns the benchmark config for ``preset`` ("quick" or "full")."""
-  if preset not in ("quick", "full"):
+  if preset not in ("quick", "full", "accelerator"):
     raise ValueError(
-        f"Unknown preset {preset!r} for benchmark_solvers; expected 'quick' "
-        "or 'full'.")
+        f"Unknown preset {preset!r} for benchmark_solvers; expected 'quick', "
+        "'full' or 'accelerator'.")
   c = ml_collections.ConfigDict()
   c.preset = preset
   c.seed = 0
@@ -95,6 +95,23 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # with the same config (resume after a kill).
   c.resume = True
   c.plot = True
+  # Cells with batch * n * (n + 2) above this are skipped (the in-graph
+  # path holds the whole batch's tableaux: 4 bytes an entry in float32).
+  c.max_batch_entries = 4 * 10**9
+
+  if preset == "accelerator":
+    # One GPU/TPU, <= 8 minutes: the in-graph (jitted) path at n = 50 and
+    # 200 up to 10^6 games where memory allows (10^6 x 50 x 52 float32 is
+    # 10 GB of tableaux; n = 200 stops at 10^5, 16 GB), certified share.
+    c.ns = (50, 200)
+    c.batches = (10000, 100000, 1000000)
+    c.families = "margin,majority,log_odds"
+    c.methods = "auto@jit"
+    c.baselines = ""
+    c.max_batch_entries = 5 * 10**9
+    c.warmup_games = 0
+    c.min_timing_s = 0.0
+    c.max_timing_repeats = 1
 
   if preset == "quick":
     c.ns = (10, 50)

@@ -280,6 +280,7 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
     ValueError: naming ``P``, ``reference`` or ``tau`` when it is malformed
       (wrong shape, ``P`` outside ``[0, 1]`` or ``P + P^T != 1``, ``reference``
       not a positive distribution, ``tau <= 0``).
+    RuntimeError: a game whose optimum could not be certified to ``tol``.
   """
   if not tau > 0:
     raise ValueError(f"tau must be > 0, got {tau!r}.")
@@ -320,4 +321,6 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
   row = np.where(better[:, None], x2, row)
   col = np.where(better[:, None], y2, col)
   gap = np.where(better, g2, gap)
-  return res._replace(row=row, col=col, gap=gap, converged=gap <= tol)
+  return solvers.require_certified(
+      res._replace(row=row, col=col, gap=gap, converged=gap <= tol),
+      "nlhf_optimum")

@@ -10,6 +10,7 @@ certificates.
 
 from nash_align.solvers.certificate import duality_gap
 from nash_align.solvers.certificate import regularized_duality_gap
+from nash_align.solvers.certificate import require_certified
 from nash_align.solvers.kernel import METHODS
 from nash_align.solvers.solve import AUTO_METHODS
 from nash_align.solvers.solve import default_chunk_size
@@ -24,6 +25,7 @@ __all__ = (
     "default_chunk_size",
     "duality_gap",
     "regularized_duality_gap",
+    "require_certified",
     "solve",
     "solve_lp",
 )

@@ -6,6 +6,7 @@ equilibrium and bounds how much either player can gain by deviating, so it is
 the certificate every solver in this package returns.
 """
 
+import jax
 import numpy as np
 
 
@@ -99,8 +100,31 @@ def regularized_value(A, row, col, beta, ref_row, ref_col) -> np.ndarray:
           + beta * _xlogx_ratio(y, np.log(np.asarray(ref_col, np.float64))))
 
 
+def require_certified(result, what: str):
+  """Returns ``result``; raises if a concrete result has an uncertified game.
+
+  For callers that must not use an uncertified answer silently. Under
+  ``jit`` (traced ``converged``) nothing can be raised: the caller reports
+  ``result.converged`` instead.
+
+  Raises:
+    RuntimeError: naming ``what`` and the first uncertified games.
+  """
+  conv = result.converged
+  if not isinstance(conv, jax.core.Tracer):
+    c = np.asarray(conv).reshape(-1)
+    if not np.all(c):
+      bad = np.flatnonzero(~c)
+      raise RuntimeError(
+          f"{what}: the solver could not certify {len(bad)} game(s) (flat "
+          f"indices {bad[:10].tolist()}); pass fallback='lp' or a larger "
+          "max_iters.")
+  return result
+
+
 __all__ = (
     "duality_gap",
+    "require_certified",
     "regularized_duality_gap",
     "regularized_value",
     "simplex_violation",

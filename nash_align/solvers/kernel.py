@@ -9,10 +9,11 @@ Written for one game and vmapped over games (the same code under ``jit``,
    iterate identifies every ``check_every`` iterations) or the dense simplex
    (:mod:`nash_align.solvers.simplex`, exact in finitely many pivots).
 2. :func:`finalize` certifies the answer on the original payoffs
-   (:mod:`nash_align.solvers.refine`): for ``beta = 0`` the candidate's own
-   double-float gap, and if that misses ``tol`` the equalizer system on the
+   (:mod:`nash_align.solvers.refine`): the candidate's own double-float gap
+   (for ``beta > 0`` a double-float bound of the regularized gap), and if
+   that misses ``tol``, :func:`polish`: the equalizer system on the
    identified support (the simplex's basis) solved with mixed-precision
-   refinement; for ``beta > 0`` a double-float bound of the regularized gap.
+   refinement, or Newton steps with double-float residuals for ``beta > 0``.
 3. A simplex answer that still misses is repaired by :func:`repair`: the
    tableau is rebuilt from the basis (reinversion), primal pivots go on, dual
    pivots remove the perturbation's infeasibility, and (2) runs again; at most
@@ -248,14 +249,12 @@ def supports(method_name, symmetric, slot):
   return _support(z[0]), _support(z[1])
 
 
-def finalize(A, z, rows, cols, log_ref, *, symmetric, regularized, beta, tol):
-  """Certified answer for ONE game from a method's candidate ``z``.
+def certify_raw(A, z, log_ref, *, symmetric, regularized, beta, tol):
+  """Certificate of ONE game's candidate ``z`` as it is (sums fixed).
 
   Args:
     A: ``[n, k]`` payoff in the working dtype, unscaled.
     z: candidate profile ``(x,)`` (symmetric) or ``(x, y)``.
-    rows: ``[n]`` bool support guess of the row player.
-    cols: ``[k]`` bool support guess of the column player.
     log_ref: ``(log rho_x,)`` or ``(log rho_x, log rho_y)``.
     symmetric: static, the symmetric path (``x = y``).
     regularized: static, ``beta > 0``.
@@ -265,28 +264,70 @@ def finalize(A, z, rows, cols, log_ref, *, symmetric, regularized, beta, tol):
   Returns:
     :class:`nash_align.solvers.refine.Certified`.
   """
-  x = z[0]
-  y = z[0] if symmetric else z[1]
+  x = refine.sum_to_one(z[0])
+  y = x if symmetric else refine.sum_to_one(z[1])
   if regularized:
     lr = log_ref[0]
     lc = log_ref[0] if symmetric else log_ref[1]
-    x = refine.sum_to_one(x)
-    y = x if symmetric else refine.sum_to_one(y)
-    raw = refine.certify_regularized(A, x, y, beta, lr, lc, tol)
-    x2, y2 = refine.newton_regularized(A, x, y, beta, lr, lc, symmetric)
-    polished = refine.certify_regularized(A, x2, y2, beta, lr, lc, tol)
-    return _keep_certified(raw, polished)
-  raw = refine.certify_candidate(A, x, y, tol)
-  if symmetric:
-    solved = refine.refine_symmetric(A, cols, tol)
+    return refine.certify_regularized(A, x, y, beta, lr, lc, tol)
+  return refine.certify_candidate(A, x, y, tol)
+
+
+def polish(A, raw, rows, cols, log_ref, *, symmetric, regularized, beta,
+           tol):
+  """ONE game whose raw candidate missed: the support system (``beta = 0``:
+  refined on ``rows``/``cols``, the method's identified support) or Newton
+  steps with double-float residuals (``beta > 0``); the better answer."""
+  if regularized:
+    lr = log_ref[0]
+    lc = log_ref[0] if symmetric else log_ref[1]
+    x2, y2 = refine.newton_regularized(A, raw.row, raw.col, beta, lr, lc,
+                                       symmetric)
+    new = refine.certify_regularized(A, x2, y2, beta, lr, lc, tol)
+  elif symmetric:
+    new = refine.refine_symmetric(A, cols, tol)
   else:
-    solved = refine.refine_general(A, rows, cols, tol)
-  # The solved system's answer comes with an exact support; the raw
-  # candidate is kept only when it certifies and the system does not.
-  use_raw = raw.certified & ~solved.certified
-  use_raw = use_raw | (~solved.certified & ~raw.certified
-                       & (raw.gap < solved.gap))
-  return jax.tree.map(lambda a, b: jnp.where(use_raw, a, b), raw, solved)
+    new = refine.refine_general(A, rows, cols, tol)
+  return _keep_certified(raw, new)
+
+
+def finalize(A, z, rows, cols, log_ref, **opts):
+  """Certified answer for ONE game: the candidate itself when it certifies,
+  else :func:`polish`. (Batched by :func:`finalize_batch`.)"""
+  raw = certify_raw(A, z, log_ref, **opts)
+  new = polish(A, raw, rows, cols, log_ref, **opts)
+  return jax.tree.map(lambda a, b: jnp.where(raw.certified, a, b), raw, new)
+
+
+def compacted(mask, fn, operands, out):
+  """``out`` with rows ``mask`` ``[B]`` replaced by ``vmap(fn)(*operands)``.
+
+  Only the masked games are computed: their indices are gathered into
+  chunks of fixed size (about ``B / 8``, so it jits) and the chunks run in a
+  ``while_loop`` until none is left. Game by game the same as computing every
+  game and selecting, at a fraction of the cost when few games need ``fn``.
+  """
+  B = mask.shape[0]
+  chunk = min(B, max(8, 1 << max(0, (B // 8 - 1).bit_length())))
+  vfn = jax.vmap(fn)
+
+  def body(c):
+    mask, out = c
+    idx = jnp.nonzero(mask, size=chunk, fill_value=B)[0]
+    safe = jnp.where(idx < B, idx, 0)
+    new = vfn(*jax.tree.map(lambda a: a[safe], operands))
+    out = jax.tree.map(lambda o, v: o.at[idx].set(v, mode="drop"), out, new)
+    return mask.at[idx].set(False, mode="drop"), out
+
+  return jax.lax.while_loop(lambda c: jnp.any(c[0]), body, (mask, out))[1]
+
+
+def finalize_batch(A, z, rows, cols, log_ref, **opts):
+  """:func:`finalize` of a batch ``[B]``; the polish runs only on the games
+  whose raw candidate missed (:func:`compacted`)."""
+  raw = jax.vmap(functools.partial(certify_raw, **opts))(A, z, log_ref)
+  return compacted(~raw.certified, functools.partial(polish, **opts),
+                   (A, raw, rows, cols, log_ref), raw)
 
 
 def _keep_certified(old, new):
@@ -354,18 +395,16 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   if METHODS[method_name].reinvert is not None and not regularized:
     rep = functools.partial(repair, max_iters=max_iters, symmetric=symmetric,
                             tol=tol)
-    # Only batches with an uncertified game pay for the repair's loop.
-    cert, iters = jax.lax.cond(
-        jnp.all(cert.certified), lambda: (cert, iters),
-        lambda: jax.vmap(rep)(A, game, slots.state, cert))
+    # Only the uncertified games pay for the repair.
+    cert, iters = compacted(~cert.certified, rep,
+                            (A, game, slots.state, cert), (cert, iters))
   return cert, iters.astype(jnp.int32)
 
 
 def finalize_slots(A, slots, log_ref, *, method_name, symmetric, regularized,
                    beta, tol):
-  """:func:`finalize` of a batch of slots ``[B]`` (vmapped)."""
+  """:func:`finalize_batch` of a batch of slots ``[B]``."""
   rows, cols = jax.vmap(functools.partial(supports, method_name, symmetric))(
       slots)
-  fin = functools.partial(finalize, symmetric=symmetric,
-                          regularized=regularized, beta=beta, tol=tol)
-  return jax.vmap(fin)(A, slots.z, rows, cols, log_ref)
+  return finalize_batch(A, slots.z, rows, cols, log_ref, symmetric=symmetric,
+                        regularized=regularized, beta=beta, tol=tol)

@@ -144,8 +144,11 @@ def certificate(A, x, y, scale=None):
   sx_hi, sx_lo = cp.total(x)
   sy_hi, sy_lo = cp.total(y)
   off = (jnp.abs((sx_hi - 1.0) + sx_lo) + jnp.abs((sy_hi - 1.0) + sy_lo))
-  eps = jnp.finfo(A.dtype).eps
-  slack = 2.0 * scale * off + 64.0 * eps * eps * scale * A.shape[-1]
+  # The products' own error (each side at most matvec_error(k) times
+  # max |A| times the strategy's mass), then the sums' error.
+  err = scale * (cp.matvec_error(A.shape[-1], A.dtype) * (sy_hi + sy_lo)
+                 + cp.matvec_error(A.shape[-2], A.dtype) * (sx_hi + sx_lo))
+  slack = 2.0 * scale * off + err
   return gap, v_hi + v_lo, slack
 
 
@@ -243,7 +246,7 @@ def _finish(A, x, y, ok, tol):
   return Certified(x, y, value, gap, certified, x > 0, y > 0)
 
 
-def _kl_to_best_response(p, log_ref, f_hi, f_lo, beta):
+def _kl_to_best_response(p, log_ref, f_hi, f_lo, beta, f_err):
   """Upper bound of ``KL(p || softmax(log_ref + f / beta))``.
 
   With ``d = log p - log_ref - f / beta`` and any constant ``c``,
@@ -262,7 +265,7 @@ def _kl_to_best_response(p, log_ref, f_hi, f_lo, beta):
   c = jnp.sum(p * d)
   e = d - c
   err = 4.0 * eps * (jnp.abs(logp) + jnp.abs(log_ref) + jnp.abs(q)
-                     + jnp.abs(c) + jnp.abs(e))
+                     + jnp.abs(c) + jnp.abs(e)) + f_err / beta
   t = jnp.abs(e) + err
   bound = jnp.sum(jnp.where(p > 0, p * 0.5 * t * t * jnp.exp(t), 0.0))
   return jnp.where(jnp.all(p > 0), bound, jnp.inf)
@@ -316,8 +319,12 @@ def certify_regularized(A, x, y, beta, log_ref_row, log_ref_col, tol):
   """
   ay_hi, ay_lo = cp.matvec(A, y)
   xa_hi, xa_lo = cp.vecmat(x, A)
-  gap = beta * (_kl_to_best_response(x, log_ref_row, ay_hi, ay_lo, beta)
-                + _kl_to_best_response(y, log_ref_col, -xa_hi, -xa_lo, beta))
+  scale = jnp.max(jnp.abs(A))
+  err_ay = cp.matvec_error(A.shape[1], A.dtype) * scale * jnp.sum(y)
+  err_xa = cp.matvec_error(A.shape[0], A.dtype) * scale * jnp.sum(x)
+  gap = beta * (
+      _kl_to_best_response(x, log_ref_row, ay_hi, ay_lo, beta, err_ay)
+      + _kl_to_best_response(y, log_ref_col, -xa_hi, -xa_lo, beta, err_xa))
   _, value, _ = certificate(A, x, y)
   # The bound is of the distributions the arrays represent (x / sum x):
   # scaled by their sums' error, not shifted by it.

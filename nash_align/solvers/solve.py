@@ -349,15 +349,24 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
 
 
 @functools.lru_cache(maxsize=None)
-def _finalize_fn(method, symmetric, regularized):
-  """Jitted :func:`kernel.finalize_slots` of candidate pieces."""
+def _finalize_fns(symmetric, regularized):
+  """Jitted batched :func:`kernel.certify_raw` and :func:`kernel.polish`:
+  the eager call runs the polish only on the games whose raw candidate
+  missed (game by game the answers of :func:`kernel.finalize`)."""
 
   @jax.jit
-  def fin(A, z, rows, cols, log_ref, beta, tol):
-    fin1 = functools.partial(kernel.finalize, symmetric=symmetric,
-                             regularized=regularized, beta=beta, tol=tol)
-    return jax.vmap(fin1)(A, z, rows, cols, log_ref)
-  return fin
+  def raw(A, z, log_ref, beta, tol):
+    fn = functools.partial(kernel.certify_raw, symmetric=symmetric,
+                           regularized=regularized, beta=beta, tol=tol)
+    return jax.vmap(fn)(A, z, log_ref)
+
+  @jax.jit
+  def polish(A, cert, rows, cols, log_ref, beta, tol):
+    fn = functools.partial(kernel.polish, symmetric=symmetric,
+                           regularized=regularized, beta=beta, tol=tol)
+    return jax.vmap(fn)(A, cert, rows, cols, log_ref)
+
+  return raw, polish
 
 
 @functools.lru_cache(maxsize=None)
@@ -375,7 +384,7 @@ def _bucketed(fn, G, *arrays):
   size = max(8, 1 << (G - 1).bit_length())
   pad = lambda a: np.concatenate([a, np.repeat(a[:1], size - G, axis=0)])
   out = fn(*jax.tree.map(pad, arrays))
-  return jax.tree.map(lambda a: np.asarray(a)[:G], out)
+  return jax.tree.map(lambda a: np.array(a[:G]), out)
 
 
 # Host pieces: games certified together (about 8 MB of float64 payoffs:
@@ -451,16 +460,25 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       idx = np.flatnonzero(~conv & (sym_mask == sym))
       if not len(idx):
         continue
-      fin = _finalize_fn(method, sym, regularized)
+      fin_raw, fin_polish = _finalize_fns(sym, regularized)
       retry = []
 
-      def on_piece(sl, x, y, rows, cols, it, idx=idx, sym=sym, fin=fin,
-                   retry=retry):
+      def on_piece(sl, x, y, rows, cols, it, idx=idx, sym=sym,
+                   fin_raw=fin_raw, fin_polish=fin_polish, retry=retry):
         gi = idx[sl]
         z = (x,) if sym else (x, y)
         lr = (log_rx[gi],) if sym else (log_rx[gi], log_ry[gi])
-        cert = _bucketed(lambda *a: fin(*a, beta_a, tol_a), len(gi),
-                         flat[gi].astype(np_dt), z, rows, cols, lr)
+        Ap = flat[gi].astype(np_dt)
+        cert = _bucketed(lambda *a: fin_raw(*a, beta_a, tol_a), len(gi),
+                         Ap, z, lr)
+        miss = np.flatnonzero(~cert.certified)
+        if len(miss):
+          sub = lambda a: a[miss]
+          new = _bucketed(lambda *a: fin_polish(*a, beta_a, tol_a), len(miss),
+                          Ap[miss], jax.tree.map(sub, cert), rows[miss],
+                          cols[miss], tuple(sub(l) for l in lr))
+          for f, v in zip(cert, new):
+            f[miss] = v
         store(gi, cert, it)
         if can_repair:
           retry.extend(gi[~cert.certified])
