@@ -159,8 +159,8 @@ def test_invariances():
 
 @pytest.mark.parametrize("method", ["omd", "simplex"])
 def test_chunk_size_does_not_change_results(method):
-  # chunk_size=4 streams the batch through two pools in flight, 64 through
-  # one: the per-game answers must not change.
+  # chunk_size=4 runs the batch in 8 jitted calls, 64 in one: the per-game
+  # answers must not change.
   A = np.concatenate([FAMILIES["general"], FAMILIES["tournament"]])
   a = solvers.solve(A, method=method, chunk_size=64)
   b = solvers.solve(A, method=method, chunk_size=4)
@@ -272,18 +272,18 @@ def test_one_lapack_solve_per_check(symmetric, beta):
   Two independent LAPACK calls in one program can deadlock XLA's CPU thread
   pool on a 2-core machine (jaxlib 0.10 ``ParallelBatchMap``).
   """
+  import functools  # pylint: disable=import-outside-toplevel
   import re  # pylint: disable=import-outside-toplevel
   from nash_align.solvers import kernel  # pylint: disable=import-outside-toplevel
-  step, first = kernel.pool_fns("mirror_prox", symmetric, beta > 0, 16)
+  run = jax.jit(functools.partial(
+      kernel.solve_batch, method_name="mirror_prox", symmetric=symmetric,
+      regularized=beta > 0, beta=beta, step=0.5, tol=TOL, max_iters=64,
+      check_every=16))
   P, n = 8, 5
   A = np.zeros((P, n, n), np.float32)
   lx = np.zeros((P, n), np.float32)
   lr = (lx,) if symmetric else (lx, lx)
-  b, eta = np.float32(beta), np.float32(0.5)
-  slots = first(A, lr, b, eta)
-  hlo = step.lower(A, lr, b, eta, np.float32(TOL), slots, np.zeros(P, bool),
-                   np.zeros(P, bool), np.asarray(True), num_iters=32,
-                   max_iters=64).compile().as_text()
+  hlo = run.lower(A, lr).compile().as_text()
   calls = re.findall(r'custom_call_target="([^"]*getrf[^"]*)"', hlo)
   assert len(calls) == 1, calls
 

@@ -1,7 +1,7 @@
 """The device kernel: one game's method loop, certificate and repair, vmapped.
 
 Written for one game and vmapped over games (the same code under ``jit``,
-``vmap``, sharding, and in the eager scheduler's pools):
+``vmap``, sharding, and in the eager call's chunks):
 
 1. A method from :data:`METHODS` iterates in the working dtype (float32, or
    float64 with x64 on) inside ``lax.while_loop``: a first-order method
@@ -42,7 +42,6 @@ METHODS = dict(sorted({**FIRST_ORDER_METHODS,
 DEFAULT_MAX_ITERS = 2000
 DEFAULT_CHECK_EVERY = 16
 REPAIR_ROUNDS = 3
-_EXIT_NUM, _EXIT_DEN = 3, 4  # a simplex round ends when 1/4 has finished
 SUPPORT_THRESHOLD = 1e-3  # first-order support guess: z_i > threshold max(z)
 
 
@@ -82,9 +81,9 @@ def _exact_steps(game, zs, regularized):
 def method_kernel(method_name, symmetric, regularized, check_every):
   """Per-game ``init`` and the batched round ``run_batch`` of a configuration.
 
-  ``run_batch(game, slots, num_iters, max_iters, stop_gap, refill)`` runs one
-  round on a batch of slots: the vmapped per-game loop of a first-order
-  method, or the pool-level loop of an exact method (the simplex).
+  ``run_batch(game, slots, num_iters, max_iters, stop_gap)`` runs a batch
+  of slots: the vmapped per-game loop of a first-order method, or the
+  batch-level pivot loop of an exact method (the simplex).
   """
   method = METHODS[method_name]
 
@@ -138,8 +137,7 @@ def method_kernel(method_name, symmetric, regularized, check_every):
   if method.finished is None or method.stop is None or method.exact_step:
     vrun = jax.vmap(run, in_axes=(0, 0, None, None, 0))
 
-    def run_vmapped(game, slots, num_iters, max_iters, stop_gap, refill):
-      del refill  # every game runs its own round
+    def run_vmapped(game, slots, num_iters, max_iters, stop_gap):
       return vrun(game, slots, num_iters, max_iters, stop_gap)
 
     return init, run_vmapped
@@ -148,16 +146,12 @@ def method_kernel(method_name, symmetric, regularized, check_every):
   finished_all = jax.vmap(method.finished)
   stop_all = jax.vmap(method.stop)
 
-  def run_pool(game, slots, num_iters, max_iters, stop_gap, refill):
-    """Pool-level round for an exact method (``game``/``slots`` batched).
+  def run_pool(game, slots, num_iters, max_iters, stop_gap):
+    """Batch-level loop for an exact method (``game``/``slots`` batched).
 
     Each game pivots until it is finished or at ``max_iters`` (frozen by
-    ``stop``, pivot by pivot: its trajectory does not depend on the pool).
-    The round ends after ``num_iters`` or as soon as a quarter of the games
-    that were live at its start have finished (``_EXIT_NUM / _EXIT_DEN`` of
-    them still live) and ``refill`` (games are waiting for slots), so easy
-    games are not kept waiting for hard ones; without waiting games it runs
-    until all are finished. Then one certificate check per game.
+    ``stop``, pivot by pivot: its trajectory does not depend on the batch),
+    for at most ``num_iters`` pivots. Then one certificate check per game.
     """
     del stop_gap  # an exact method is certified at its finish
     frozen = slots.done
@@ -169,13 +163,10 @@ def method_kernel(method_name, symmetric, regularized, check_every):
       return freeze(update_all(state, game))
 
     state = freeze(slots.state)
-    live0 = jnp.sum(~finished_all(state))
 
     def cond(c):
       state, it = c
-      live = jnp.sum(~finished_all(state))
-      exit_num = jnp.where(refill, _EXIT_NUM, 0)
-      return (it < num_iters) & (_EXIT_DEN * live > exit_num * live0)
+      return (it < num_iters) & jnp.any(~finished_all(state))
 
     def body(c):
       state, it = c
@@ -188,37 +179,6 @@ def method_kernel(method_name, symmetric, regularized, check_every):
     return _Slot(state, z, g, done, state.count)
 
   return init, run_pool
-
-
-@functools.lru_cache(maxsize=None)
-def pool_fns(method_name, symmetric, regularized, check_every):
-  """Jitted pool step (refill + one round) of a configuration, and the
-  jitted first slots: ``step(...) -> (slots, scale, rows, cols)``."""
-  init, run_batch = method_kernel(method_name, symmetric, regularized,
-                                  check_every)
-
-  @functools.partial(jax.jit, static_argnames=("num_iters", "max_iters"))
-  def step(pool_A, log_ref, beta, eta, tol, slots, fresh, empty, refill,
-           num_iters, max_iters):
-    game, scale = make_game(pool_A, log_ref, beta, eta)
-    eps = jnp.finfo(pool_A.dtype).eps
-    stop_gap = jnp.maximum(0.5 * tol / scale, 8 * eps)
-    new = jax.vmap(init)(game)
-    def pick(a, b):
-      m = fresh.reshape(fresh.shape + (1,) * (a.ndim - 1))
-      return jnp.where(m, a, b)
-    slots = jax.tree.map(pick, new, slots)
-    slots = slots._replace(done=slots.done | empty)
-    slots = run_batch(game, slots, num_iters, max_iters, stop_gap, refill)
-    rows, cols = jax.vmap(functools.partial(supports, method_name, symmetric))(
-        slots)
-    return slots, scale, rows, cols
-
-  @jax.jit
-  def first(pool_A, log_ref, beta, eta):
-    return jax.vmap(init)(make_game(pool_A, log_ref, beta, eta)[0])
-
-  return step, first
 
 
 def make_game(A, log_ref, beta, step):
@@ -377,7 +337,7 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
 
   The in-graph path: every game runs its method to the end (its own
   ``while_loop``, vmapped), then :func:`finalize`, then (simplex) :func:`repair`.
-  The eager scheduler computes exactly this, game by game.
+  The eager call runs exactly this on chunks of games.
 
   Returns ``(Certified [B, ...], iterations [B] int32)``.
   """
@@ -387,7 +347,7 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   game, scale = make_game(A, log_ref, jnp.asarray(beta, dt), step)
   slots = jax.vmap(init)(game)
   stop = jnp.maximum(0.5 * tol / scale, 8 * jnp.finfo(dt).eps)
-  slots = run_batch(game, slots, max_iters, max_iters, stop, False)
+  slots = run_batch(game, slots, max_iters, max_iters, stop)
   cert = finalize_slots(A, slots, log_ref, method_name=method_name,
                         symmetric=symmetric, regularized=regularized,
                         beta=beta, tol=tol)

@@ -4,13 +4,11 @@ One algorithm on every path. The in-graph kernel
 (:func:`nash_align.solvers.kernel.solve_batch`: a method's loop, the
 double-float certificate with support refinement, the simplex's repair) is
 what ``solve`` computes under ``jit``, ``vmap`` and sharding, on CPU, GPU and
-TPU, with x64 off. Called eagerly on concrete arrays, ``solve`` streams the
-games through pools of the same kernel (:mod:`nash_align.solvers.scheduler`)
-for speed, certifies each finished piece with the same
-:func:`~nash_align.solvers.kernel.finalize`, re-runs a game the first pass
-left uncertified through ``solve_batch`` itself, and re-checks every
-certificate in float64 on the host. Game by game the answers are the
-kernel's.
+TPU, with x64 off. Called eagerly on concrete arrays, ``solve`` runs the same
+jitted ``solve_batch`` on chunks of ``chunk_size`` games (memory bounded for
+any batch; the chunk padded to a power of two so that few shapes compile)
+and re-checks every certificate in float64 on the host. Game by game the
+answers are the kernel's.
 
 Antisymmetric games (``A = -A^T``, every preference game) take a symmetric
 path: one strategy ``x`` (row = col), value 0.
@@ -28,25 +26,23 @@ from nash_align import _validation
 from nash_align.solvers import certificate
 from nash_align.solvers import kernel
 from nash_align.solvers import lp
-from nash_align.solvers import scheduler
 from nash_align.solvers.kernel import DEFAULT_CHECK_EVERY
 from nash_align.solvers.kernel import DEFAULT_MAX_ITERS
 from nash_align.solvers.kernel import METHODS
 from nash_align.types import NashResult
 
-# Default pool: about 2^20 payoff entries (a few MB of tableaux in float32),
-# rounded down to a power of two in [8, 1024]: 256 games at n = 50, 16 at
-# n = 200 (measured: 4x faster than 256 there; the pivots are memory-bound).
-_POOL_ENTRIES = 1 << 20
+# Default eager chunk: about 2^23 payoff entries (32 MB of float32 tableaux),
+# a power of two in [8, 16384]: 2048 games at n = 50, 128 at n = 200.
+_CHUNK_ENTRIES = 1 << 23
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
 AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
 
 
 def default_chunk_size(n: int, k: int) -> int:
-  """Pool size used when ``chunk_size=None``: cache-sized, a power of two."""
-  p = max(1, _POOL_ENTRIES // (n * (k + 2)))
-  return int(min(1024, max(8, 1 << (p.bit_length() - 1))))
+  """Eager chunk used when ``chunk_size=None``: a power of two."""
+  p = max(1, _CHUNK_ENTRIES // (n * (k + 2)))
+  return int(min(16384, max(8, 1 << (p.bit_length() - 1))))
 
 
 # ----------------------------------------------------------------------------
@@ -139,7 +135,6 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
           step_size: Optional[float] = None,
           check_every: int = DEFAULT_CHECK_EVERY,
           chunk_size: Optional[int] = None,
-          round_iters: Optional[int] = None,
           validate: bool = True) -> NashResult:
   """Certified equilibria of zero-sum matrix games ``A`` ``[..., n, k]``.
 
@@ -150,7 +145,7 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   the module docstring for the algorithm.
 
   Every path computes the same answer, game by game: eagerly (``A``
-  concrete) the batch is streamed through pools of ``chunk_size`` slots and
+  concrete) the batch runs in jitted chunks of ``chunk_size`` games and is
   returned as numpy arrays; under ``jit``/``vmap``/``shard_map`` one vmapped
   kernel runs in the graph and returns JAX arrays. The kernel computes in
   the working dtype (float32; float64 only with x64 on and float64 input);
@@ -186,11 +181,9 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
     step_size: ``eta`` for payoffs scaled to ``max |A| = 1`` (per game); default
       the method's own.
     check_every: iterations between certificate checks.
-    chunk_size: pool size of the eager mode (memory ``O(chunk_size n k)``);
-      ``None``: :func:`default_chunk_size` (cache-sized). Results do not
-      depend on it.
-    round_iters: iterations per pool round (default twice the method's
-      check interval); games join and leave the pool between rounds.
+    chunk_size: games per jitted call of the eager mode (memory
+      ``O(chunk_size n k)``); ``None``: :func:`default_chunk_size`. Results
+      do not depend on it.
     validate: run the value checks on concrete input.
 
   Returns:
@@ -229,10 +222,6 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   if int(check_every) != check_every or check_every < 1:
     raise ValueError(f"check_every must be a positive integer, got "
                      f"{check_every!r}.")
-  if round_iters is not None and (int(round_iters) != round_iters
-                                  or round_iters < 1):
-    raise ValueError(f"round_iters must be a positive integer, got "
-                     f"{round_iters!r}.")
   if chunk_size is None:
     chunk_size = default_chunk_size(n, k)
   if int(chunk_size) != chunk_size or chunk_size < 1:
@@ -257,7 +246,7 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   concrete = all(_validation.is_concrete(a) for a in (A, ref_row, ref_col))
   if concrete:
     return _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
-                        int(chunk_size), round_iters, **opts)
+                        int(chunk_size), **opts)
   if fallback is not None:
     raise ValueError("fallback='lp' needs concrete input (HiGHS runs on the "
                      "host); under jit it is not available.")
@@ -349,27 +338,6 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
 
 
 @functools.lru_cache(maxsize=None)
-def _finalize_fns(symmetric, regularized):
-  """Jitted batched :func:`kernel.certify_raw` and :func:`kernel.polish`:
-  the eager call runs the polish only on the games whose raw candidate
-  missed (game by game the answers of :func:`kernel.finalize`)."""
-
-  @jax.jit
-  def raw(A, z, log_ref, beta, tol):
-    fn = functools.partial(kernel.certify_raw, symmetric=symmetric,
-                           regularized=regularized, beta=beta, tol=tol)
-    return jax.vmap(fn)(A, z, log_ref)
-
-  @jax.jit
-  def polish(A, cert, rows, cols, log_ref, beta, tol):
-    fn = functools.partial(kernel.polish, symmetric=symmetric,
-                           regularized=regularized, beta=beta, tol=tol)
-    return jax.vmap(fn)(A, cert, rows, cols, log_ref)
-
-  return raw, polish
-
-
-@functools.lru_cache(maxsize=None)
 def _solve_batch_fn(method, symmetric, regularized, beta, step, tol, max_iters,
                     check_every):
   return jax.jit(functools.partial(
@@ -404,7 +372,7 @@ def _skew_error(A, games_per_piece=64):
 
 
 def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
-                 chunk_size, round_iters, *, tol, max_iters, beta, step_size,
+                 chunk_size, *, tol, max_iters, beta, step_size,
                  check_every, methods):
   A_in = np.asarray(A)
   n, k = A_in.shape[-2:]
@@ -448,59 +416,17 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
     conv[gi] = cert.certified
 
   for method in methods:
-    opts = _kernel_opts(method, None, regularized, beta, step_size, tol,
-                        max_iters, check_every)
-    every = METHODS[method].check_every or check_every
-    # Pool-level exact methods end a round early (a quarter of the pool
-    # finished): a long cap costs nothing; the others check every ``every``.
-    r_iters = round_iters if round_iters is not None else (
-        16 * every if METHODS[method].stop is not None else 2 * every)
-    can_repair = METHODS[method].reinvert is not None and not regularized
+    step = _method_step(method, step_size)
     for sym in (True, False):
       idx = np.flatnonzero(~conv & (sym_mask == sym))
-      if not len(idx):
-        continue
-      fin_raw, fin_polish = _finalize_fns(sym, regularized)
-      retry = []
-
-      def on_piece(sl, x, y, rows, cols, it, idx=idx, sym=sym,
-                   fin_raw=fin_raw, fin_polish=fin_polish, retry=retry):
-        gi = idx[sl]
-        z = (x,) if sym else (x, y)
+      run = _solve_batch_fn(method, sym, regularized, beta, step, tol,
+                            max_iters, check_every)
+      for s0 in range(0, len(idx), chunk_size):
+        gi = idx[s0:s0 + chunk_size]
         lr = (log_rx[gi],) if sym else (log_rx[gi], log_ry[gi])
-        Ap = flat[gi].astype(np_dt)
-        cert = _bucketed(lambda *a: fin_raw(*a, beta_a, tol_a), len(gi),
-                         Ap, z, lr)
-        miss = np.flatnonzero(~cert.certified)
-        if len(miss):
-          sub = lambda a: a[miss]
-          new = _bucketed(lambda *a: fin_polish(*a, beta_a, tol_a), len(miss),
-                          Ap[miss], jax.tree.map(sub, cert), rows[miss],
-                          cols[miss], tuple(sub(l) for l in lr))
-          for f, v in zip(cert, new):
-            f[miss] = v
+        cert, it = _bucketed(lambda a, *r: run(a, r), len(gi),
+                             flat[gi].astype(np_dt), *lr)
         store(gi, cert, it)
-        if can_repair:
-          retry.extend(gi[~cert.certified])
-
-      scheduler.run_pool(
-          flat, log_rx, log_ry, idx, sym, regularized, method, opts["step"],
-          beta, tol, max_iters, check_every, chunk_size, r_iters, dt,
-          on_piece=on_piece, piece_size=H)
-      if retry:
-        # The in-graph kernel itself, from the start, for the games the
-        # first pass left uncertified: the same pivots, then its repair.
-        gi = np.asarray(retry)
-        run = _solve_batch_fn(method, sym, regularized, beta, opts["step"],
-                              tol, max_iters, check_every)
-        lr = (log_rx[gi],) if sym else (log_rx[gi], log_ry[gi])
-        for s in range(0, len(gi), H):
-          g = gi[s:s + H]
-          l = tuple(a[s:s + H] for a in lr)
-          cert, it = _bucketed(lambda a, *r: run(a, r), len(g),
-                               flat[g].astype(np_dt), *l)
-          its[g] -= its[g]  # the re-run counts every pivot itself
-          store(g, cert, it)
 
   if fallback == "lp" and not regularized:
     for s0 in range(0, B, H):
