@@ -368,3 +368,19 @@ def test_never_a_false_certificate(method, max_iters):
     assert not np.any(conv & (g64 > tol)), g64[conv].max()
     if method == "simplex" and max_iters == 2000 and tol == 1e-4:
       assert np.all(conv)
+
+
+def test_certificates_reject_bad_input():
+  A = np.zeros((2, 3, 4))
+  with pytest.raises(ValueError, match="row"):
+    solvers.duality_gap(A, np.ones((2, 4)) / 4, np.ones((2, 4)) / 4)
+  with pytest.raises(ValueError, match="col"):
+    solvers.duality_gap(A, np.ones((2, 3)) / 3, np.ones((2, 3)) / 3)
+  with pytest.raises(ValueError, match="broadcast"):
+    solvers.duality_gap(A, np.ones((5, 3)) / 3, np.ones((2, 4)) / 4)
+  x, y = np.ones((2, 3)) / 3, np.ones((2, 4)) / 4
+  for beta in (0.0, -1.0, np.nan):
+    with pytest.raises(ValueError, match="beta"):
+      solvers.regularized_duality_gap(A, x, y, beta, x, y)
+  with pytest.raises(ValueError, match="complex"):
+    solvers.solve(np.zeros((3, 3), np.complex64))

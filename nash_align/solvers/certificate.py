@@ -10,6 +10,26 @@ import jax
 import numpy as np
 
 
+def _check_profile(A, row, col):
+  """Float64 ``(A, row, col)``; raises ValueError naming a mismatched one."""
+  A = np.asarray(A, dtype=np.float64)
+  x = np.asarray(row, dtype=np.float64)
+  y = np.asarray(col, dtype=np.float64)
+  if A.ndim < 2:
+    raise ValueError(f"A must be [..., n, k], got shape {A.shape}.")
+  n, k = A.shape[-2:]
+  for name, p, m in (("row", x, n), ("col", y, k)):
+    if p.ndim < 1 or p.shape[-1] != m:
+      raise ValueError(f"{name} must have last axis {m} to match A of shape "
+                       f"{A.shape}, got shape {p.shape}.")
+  try:
+    np.broadcast_shapes(A.shape[:-2], x.shape[:-1], y.shape[:-1])
+  except ValueError:
+    raise ValueError(f"batch shapes of A {A.shape[:-2]}, row {x.shape[:-1]} "
+                     f"and col {y.shape[:-1]} do not broadcast.") from None
+  return A, x, y
+
+
 def duality_gap(A, row, col) -> np.ndarray:
   """Duality gap of ``(row, col)`` in the game ``A``, in float64 on the host.
 
@@ -23,10 +43,11 @@ def duality_gap(A, row, col) -> np.ndarray:
     off the simplex are not projected: a negative or unnormalised strategy is
     measured as given (it makes the gap meaningless, so callers pass
     distributions).
+
+  Raises:
+    ValueError: shapes of ``A``, ``row``, ``col`` that do not match.
   """
-  A = np.asarray(A, dtype=np.float64)
-  x = np.asarray(row, dtype=np.float64)
-  y = np.asarray(col, dtype=np.float64)
+  A, x, y = _check_profile(A, row, col)
   best_row = np.max(np.einsum("...ij,...j->...i", A, y), axis=-1)
   best_col = np.min(np.einsum("...i,...ij->...j", x, A), axis=-1)
   return best_row - best_col
@@ -75,11 +96,14 @@ def regularized_duality_gap(A, row, col, beta, ref_row, ref_col) -> np.ndarray:
 
   Returns:
     ``[...]`` float64 gap.
+
+  Raises:
+    ValueError: mismatched shapes, or ``beta`` not finite and ``> 0``.
   """
-  A = np.asarray(A, dtype=np.float64)
-  x = np.asarray(row, dtype=np.float64)
-  y = np.asarray(col, dtype=np.float64)
+  A, x, y = _check_profile(A, row, col)
   beta = np.asarray(beta, dtype=np.float64)
+  if not np.all(np.isfinite(beta) & (beta > 0)):
+    raise ValueError(f"beta must be finite and > 0, got {beta!r}.")
   lrx = np.log(np.asarray(ref_row, dtype=np.float64))
   lry = np.log(np.asarray(ref_col, dtype=np.float64))
   ay = np.einsum("...ij,...j->...i", A, y)
