@@ -53,7 +53,7 @@ mixed iff there is no Condorcet winner (``nash_mixed`` against
 import dataclasses
 import statistics as py_statistics
 import sys
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -557,6 +557,174 @@ def _to_host(x):
   return np.asarray(x)
 
 
+class _Plan(NamedTuple):
+  """What :func:`estimate` runs, checked and laid out before any work."""
+  specs: dict  # name -> StatisticSpec, kinds resolved
+  step: Any  # the jitted, sharded chunk step
+  key_data: np.ndarray  # the key as host data
+  devices: list
+  sampler_args: tuple
+  num_samples: int
+  chunk_size: int  # whole blocks, a multiple of the device count
+  blocks_per_chunk: int
+  total_blocks: int
+  confidence: float
+  target_width: Any
+  min_samples: int
+
+
+def _plan(key, sampler, statistics, num_samples, chunk_size, *, block_size,
+          num_alternatives, num_voters, sampler_params, sampler_args, dtype,
+          confidence, target_width, min_samples, devices) -> _Plan:
+  """Planning: validates the arguments (before any work), resolves the
+  statistics' kinds at trace time, and lays out blocks, chunks and devices."""
+  specs = _resolve_statistics(statistics)
+  if isinstance(sampler, str):
+    sample_fn = _make_sampler_cached(sampler, num_alternatives, num_voters,
+                                     dtype, dict(sampler_params or {}))
+  elif callable(sampler):
+    if num_alternatives is not None or num_voters is not None or (
+        sampler_params):
+      raise ValueError("num_alternatives, num_voters and sampler_params only "
+                       "apply to a named sampler; bind them into the "
+                       "callable sampler instead.")
+    sample_fn = sampler
+  else:
+    raise ValueError(f"sampler must be a name in {SAMPLERS} or a callable, "
+                     f"got {sampler!r}.")
+  if isinstance(sampler, str):
+    if tuple(sampler_args):
+      raise ValueError("sampler_args only apply to a callable sampler; use "
+                       "sampler_params for a named one.")
+  if isinstance(num_samples, bool) or not isinstance(
+      num_samples, (int, np.integer)):
+    raise ValueError(f"num_samples must be an integer, got {num_samples!r}.")
+  if num_samples < 1:
+    raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+  if num_samples > _MAX_SAMPLES:
+    raise ValueError(f"num_samples must be <= 2**31 (samples are indexed "
+                     f"by uint32), got {num_samples}.")
+  chunk_size = _check_int(chunk_size, "chunk_size", 1)
+  if not 0.0 < confidence < 1.0:
+    raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+  if target_width is not None and not 0.0 < target_width <= 1.0:
+    raise ValueError(f"target_width must be in (0, 1], got {target_width}.")
+  min_samples = _check_int(min_samples, "min_samples", 0)
+  block_size = _check_int(block_size, "block_size", 1)
+  num_samples = int(num_samples)
+  if (-(-num_samples // block_size) + 1) * block_size > 2**32 - 1:
+    raise ValueError(f"num_samples = {num_samples} with block_size = "
+                     f"{block_size} overflows the uint32 sample index.")
+
+  # --- trace-time checks on shapes -----------------------------------------
+  sampler_args = tuple(sampler_args)
+  kinds, bins = _kinds_and_bins(_block_sampler(sample_fn, block_size), specs,
+                                key, sampler_args)
+  specs = {name: dataclasses.replace(spec, kind=kinds[name])
+           for name, spec in specs.items()}
+
+  # --- devices and sharding -------------------------------------------------
+  devices = list(jax.devices() if devices is None else devices)
+  if not devices:
+    raise ValueError("devices must not be empty.")
+  num_devices = len(devices)
+  total_blocks = -(-num_samples // block_size)
+  blocks_per_chunk = -(-chunk_size // block_size)
+  blocks_per_chunk = min(blocks_per_chunk, total_blocks)
+  blocks_per_chunk = -(-blocks_per_chunk // num_devices) * num_devices
+  chunk_size = blocks_per_chunk * block_size
+  # The key travels as host data (replicated on every process), re-wrapped
+  # inside the step, so the same code runs on one device, many, or many hosts.
+  typed_key = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+  if typed_key:
+    key_impl = jax.random.key_impl(key)
+    key_data = np.asarray(jax.random.key_data(key))
+  else:
+    key_impl = None
+    key_data = np.asarray(key)
+
+  step = _jitted_step(sample_fn, block_size, tuple(specs.items()),
+                      tuple(sorted(bins.items())), typed_key,
+                      None if key_impl is None else str(key_impl), devices)
+
+  return _Plan(specs, step, key_data, devices, sampler_args, num_samples,
+               chunk_size, blocks_per_chunk, total_blocks, confidence,
+               target_width, min_samples)
+
+
+class _Totals(NamedTuple):
+  sums: dict  # name -> int64 / float64 sums (arrays for histograms)
+  sums_sq: dict  # name -> sums of squares (None for histograms)
+  uncertified: dict  # name -> int
+  count: int  # samples covered
+
+
+def _run_chunks(plan: _Plan, progress) -> _Totals:
+  """The chunk loop: one jitted step a chunk, sums added on the host in
+  int64 / float64; stops early once every probability interval is at most
+  ``target_width`` wide."""
+  specs, devices = plan.specs, plan.devices
+  kinds = {name: spec.kind for name, spec in specs.items()}
+  totals = {name: None for name in specs}
+  totals_sq = {name: None for name in specs}
+  uncertified = {name: 0 for name in specs}
+  num_chunks = -(-plan.num_samples // plan.chunk_size)
+  if progress is None:
+    progress = num_chunks >= 20 and jax.process_index() == 0
+  bar = None
+  if progress:
+    from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top
+    bar = tqdm_auto.tqdm(total=plan.num_samples, unit="sample", file=sys.stderr,
+                         desc="montecarlo")
+  count = 0
+  n_cap = np.uint32(plan.num_samples)
+  try:
+    for chunk in range(num_chunks):
+      start = chunk * plan.chunk_size
+      blocks = np.arange(chunk * plan.blocks_per_chunk,
+                         (chunk + 1) * plan.blocks_per_chunk, dtype=np.uint64)
+      blocks = np.minimum(blocks, plan.total_blocks).astype(np.uint32)
+      out = plan.step(plan.key_data, _device_put_blocks(blocks, devices),
+                      n_cap, plan.sampler_args)
+      out = jax.tree_util.tree_map(_to_host, out,
+                                   is_leaf=lambda x: x is None)
+      for name, (s, ss, unc) in out.items():
+        wide = (np.float64 if kinds[name] == "mean" and not np.issubdtype(
+            s.dtype, np.integer) else np.int64)
+        s = np.sum(s.astype(wide), axis=0)
+        ss = None if ss is None else np.sum(ss.astype(wide), axis=0)
+        uncertified[name] += int(np.sum(unc.astype(np.int64)))
+        totals[name] = s if totals[name] is None else totals[name] + s
+        if ss is not None:
+          totals_sq[name] = (ss if totals_sq[name] is None
+                             else totals_sq[name] + ss)
+      new_count = min(start + plan.chunk_size, plan.num_samples)
+      if bar is not None:
+        bar.update(new_count - count)
+      count = new_count
+      if plan.target_width is not None and count >= plan.min_samples:
+        widths = []
+        for nm in specs:
+          if kinds[nm] in ("probability", "histogram"):
+            est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
+                             plan.confidence)
+            widths.append(float(np.max(est.high - est.low)))
+        if widths and max(widths) <= plan.target_width:
+          break
+  finally:
+    if bar is not None:
+      bar.close()
+  return _Totals(totals, totals_sq, uncertified, count)
+
+
+def _reduce(plan: _Plan, totals: _Totals) -> dict:
+  """The reduction: an :class:`Estimate` per statistic from the sums."""
+  return {name: _summarise(spec.kind, totals.sums[name], totals.sums_sq[name],
+                           totals.count, plan.confidence)._replace(
+                               uncertified=totals.uncertified[name])
+          for name, spec in plan.specs.items()}
+
+
 def estimate(key: jax.Array,
              sampler: str | Callable[[jax.Array], Any],
              statistics: str | Sequence[str] | Mapping[str, Any],
@@ -633,126 +801,10 @@ def estimate(key: jax.Array,
       ``n < 2``, ``m < 1``, ``num_samples < 1``, bad ``chunk_size``,
       ``confidence`` or ``target_width``.
   """
-  # --- validation (before any work) ---------------------------------------
-  specs = _resolve_statistics(statistics)
-  if isinstance(sampler, str):
-    sample_fn = _make_sampler_cached(sampler, num_alternatives, num_voters,
-                                     dtype, dict(sampler_params or {}))
-  elif callable(sampler):
-    if num_alternatives is not None or num_voters is not None or (
-        sampler_params):
-      raise ValueError("num_alternatives, num_voters and sampler_params only "
-                       "apply to a named sampler; bind them into the "
-                       "callable sampler instead.")
-    sample_fn = sampler
-  else:
-    raise ValueError(f"sampler must be a name in {SAMPLERS} or a callable, "
-                     f"got {sampler!r}.")
-  if isinstance(sampler, str):
-    if tuple(sampler_args):
-      raise ValueError("sampler_args only apply to a callable sampler; use "
-                       "sampler_params for a named one.")
-  if isinstance(num_samples, bool) or not isinstance(
-      num_samples, (int, np.integer)):
-    raise ValueError(f"num_samples must be an integer, got {num_samples!r}.")
-  if num_samples < 1:
-    raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
-  if num_samples > _MAX_SAMPLES:
-    raise ValueError(f"num_samples must be <= 2**31 (samples are indexed "
-                     f"by uint32), got {num_samples}.")
-  chunk_size = _check_int(chunk_size, "chunk_size", 1)
-  if not 0.0 < confidence < 1.0:
-    raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
-  if target_width is not None and not 0.0 < target_width <= 1.0:
-    raise ValueError(f"target_width must be in (0, 1], got {target_width}.")
-  min_samples = _check_int(min_samples, "min_samples", 0)
-  block_size = _check_int(block_size, "block_size", 1)
-  num_samples = int(num_samples)
-  if (-(-num_samples // block_size) + 1) * block_size > 2**32 - 1:
-    raise ValueError(f"num_samples = {num_samples} with block_size = "
-                     f"{block_size} overflows the uint32 sample index.")
-
-  # --- trace-time checks on shapes -----------------------------------------
-  sampler_args = tuple(sampler_args)
-  kinds, bins = _kinds_and_bins(_block_sampler(sample_fn, block_size), specs,
-                                key, sampler_args)
-  specs = {name: dataclasses.replace(spec, kind=kinds[name])
-           for name, spec in specs.items()}
-
-  # --- devices and sharding -------------------------------------------------
-  devices = list(jax.devices() if devices is None else devices)
-  if not devices:
-    raise ValueError("devices must not be empty.")
-  num_devices = len(devices)
-  total_blocks = -(-num_samples // block_size)
-  blocks_per_chunk = -(-chunk_size // block_size)
-  blocks_per_chunk = min(blocks_per_chunk, total_blocks)
-  blocks_per_chunk = -(-blocks_per_chunk // num_devices) * num_devices
-  chunk_size = blocks_per_chunk * block_size
-  # The key travels as host data (replicated on every process), re-wrapped
-  # inside the step, so the same code runs on one device, many, or many hosts.
-  typed_key = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-  if typed_key:
-    key_impl = jax.random.key_impl(key)
-    key_data = np.asarray(jax.random.key_data(key))
-  else:
-    key_impl = None
-    key_data = np.asarray(key)
-
-  step = _jitted_step(sample_fn, block_size, tuple(specs.items()),
-                      tuple(sorted(bins.items())), typed_key,
-                      None if key_impl is None else str(key_impl), devices)
-
-  # --- streaming loop -------------------------------------------------------
-  totals = {name: None for name in specs}
-  totals_sq = {name: None for name in specs}
-  uncertified = {name: 0 for name in specs}
-  num_chunks = -(-num_samples // chunk_size)
-  if progress is None:
-    progress = num_chunks >= 20 and jax.process_index() == 0
-  bar = None
-  if progress:
-    from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top
-    bar = tqdm_auto.tqdm(total=num_samples, unit="sample", file=sys.stderr,
-                         desc="montecarlo")
-  count = 0
-  n_cap = np.uint32(num_samples)
-  try:
-    for chunk in range(num_chunks):
-      start = chunk * chunk_size
-      blocks = np.arange(chunk * blocks_per_chunk,
-                         (chunk + 1) * blocks_per_chunk, dtype=np.uint64)
-      blocks = np.minimum(blocks, total_blocks).astype(np.uint32)
-      out = step(key_data, _device_put_blocks(blocks, devices), n_cap,
-                 sampler_args)
-      out = jax.tree_util.tree_map(_to_host, out,
-                                   is_leaf=lambda x: x is None)
-      for name, (s, ss, unc) in out.items():
-        wide = (np.float64 if kinds[name] == "mean" and not np.issubdtype(
-            s.dtype, np.integer) else np.int64)
-        s = np.sum(s.astype(wide), axis=0)
-        ss = None if ss is None else np.sum(ss.astype(wide), axis=0)
-        uncertified[name] += int(np.sum(unc.astype(np.int64)))
-        totals[name] = s if totals[name] is None else totals[name] + s
-        if ss is not None:
-          totals_sq[name] = (ss if totals_sq[name] is None
-                             else totals_sq[name] + ss)
-      new_count = min(start + chunk_size, num_samples)
-      if bar is not None:
-        bar.update(new_count - count)
-      count = new_count
-      if target_width is not None and count >= min_samples:
-        widths = []
-        for nm in specs:
-          if kinds[nm] in ("probability", "histogram"):
-            est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
-                             confidence)
-            widths.append(float(np.max(est.high - est.low)))
-        if widths and max(widths) <= target_width:
-          break
-  finally:
-    if bar is not None:
-      bar.close()
-  return {name: _summarise(kinds[name], totals[name], totals_sq[name], count,
-                           confidence)._replace(uncertified=uncertified[name])
-          for name in specs}
+  plan = _plan(key, sampler, statistics, num_samples, chunk_size,
+               block_size=block_size, num_alternatives=num_alternatives,
+               num_voters=num_voters, sampler_params=sampler_params,
+               sampler_args=sampler_args, dtype=dtype, confidence=confidence,
+               target_width=target_width, min_samples=min_samples,
+               devices=devices)
+  return _reduce(plan, _run_chunks(plan, progress))

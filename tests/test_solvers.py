@@ -327,9 +327,11 @@ def test_eager_jit_vmap_same_certified_answers(n, per_family):
   A = _three_families(n, per_family, seed=n)
   eager = solvers.solve(A, tol=TOL)
   jitted = jax.tree.map(np.asarray, _jit_solve_f32(jnp.asarray(A)))
-  vmapped = jax.tree.map(np.asarray, _vmap_solve_f32(jnp.asarray(A)))
   ref = solvers.solve_lp(A.astype(np.float64))
-  for res in (eager, jitted, vmapped):
+  results = [eager, jitted]
+  if n == 10:  # vmap over single games: every branch runs (slow to compile)
+    results.append(jax.tree.map(np.asarray, _vmap_solve_f32(jnp.asarray(A))))
+  for res in results:
     assert res.row.dtype == np.float32
     assert np.all(res.converged), res.gap
     # The certificate recomputed in float64 from the returned arrays.
@@ -341,7 +343,7 @@ def test_eager_jit_vmap_same_certified_answers(n, per_family):
     # (unique equilibria here) HiGHS's.
     np.testing.assert_array_equal(res.row_support, res.row > 0)
     np.testing.assert_array_equal(res.row_support, ref.row > 1e-9)
-  for res in (jitted, vmapped):
+  for res in results[1:]:
     np.testing.assert_array_equal(res.row_support, eager.row_support)
     np.testing.assert_allclose(res.row, eager.row, atol=TOL)
     np.testing.assert_allclose(res.col, eager.col, atol=TOL)

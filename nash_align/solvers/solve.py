@@ -322,9 +322,12 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
           skew.reshape(skew.shape + (1,) * (a.ndim - 1)), a, b)
       return jax.tree.map(pick, c1, c0), jnp.where(skew, i1, i0)
 
-    branch = jnp.where(jnp.all(skew), 0, jnp.where(jnp.any(skew), 2, 1))
-    cert, its = jax.lax.switch(branch, [lambda: run(True), lambda: run(False),
-                                        mixed])
+    if flat.shape[0] == 1:  # one game (e.g. under the caller's vmap)
+      cert, its = jax.lax.cond(skew[0], lambda: run(True), lambda: run(False))
+    else:
+      branch = jnp.where(jnp.all(skew), 0, jnp.where(jnp.any(skew), 2, 1))
+      cert, its = jax.lax.switch(
+          branch, [lambda: run(True), lambda: run(False), mixed])
   shape = lambda a, m=None: a.reshape(batch + (() if m is None else (m,)))
   return NashResult(
       row=shape(cert.row, n), col=shape(cert.col, k), value=shape(cert.value),
