@@ -45,7 +45,7 @@ from nash_align.nlhf import training as nlhf_train
 LIMIT_TAUS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 _LIMIT_COLUMNS = ("tau", "rlhf_entropy", "nlhf_entropy", "rlhf_support",
                   "nlhf_support", "rlhf_top_prob", "nlhf_top_prob",
-                  "nlhf_tv_to_lottery", "nlhf_max_gap")
+                  "nlhf_tv_to_lottery", "nlhf_max_gap", "nlhf_uncertified")
 
 _METRICS = ("win_rate_vs_reference", "exploitability", "entropy",
             "support_size", "lottery_agreement", "kl_to_reference",
@@ -102,7 +102,7 @@ def exact_limits(P, reference, taus=LIMIT_TAUS, support_threshold=1e-2):
   rows, policies = [], {}
   for tau in sorted({float(t) for t in taus}, reverse=True):
     rl = metrics_lib.rlhf_optimum(P, mu, tau, reward=reward)
-    res = metrics_lib.nlhf_optimum(P, mu, tau)
+    res = metrics_lib.nlhf_optimum(P, mu, tau, on_uncertified="report")
     nl = np.asarray(res.row, np.float64)
     policies[tau] = (rl, nl)
     rows.append(dict(
@@ -114,7 +114,8 @@ def exact_limits(P, reference, taus=LIMIT_TAUS, support_threshold=1e-2):
         rlhf_top_prob=float(np.mean(rl.max(-1))),
         nlhf_top_prob=float(np.mean(nl.max(-1))),
         nlhf_tv_to_lottery=float(np.mean(0.5 * np.abs(nl - ml).sum(-1))),
-        nlhf_max_gap=float(np.max(res.gap))))
+        nlhf_max_gap=float(np.max(res.gap)),
+        nlhf_uncertified=int(np.sum(~np.asarray(res.converged)))))
   lottery = dict(entropy=float(np.mean(_entropy(ml))),
                  support=float(np.mean(np.sum(ml > support_threshold, -1))),
                  top_prob=float(np.mean(ml.max(-1))))
@@ -178,7 +179,8 @@ def _limits_section(config, results, oracles, algorithms, workdir):
       "with `r` the Bradley-Terry MLE reward of the prompt's preference "
       "matrix, and NLHF's optimum, the KL-regularized equilibrium of the "
       "margin game `P - 1/2` toward `mu` (max regularized duality gap in "
-      "`nlhf_max_gap`); support = responses with probability > 1e-2, "
+      "`nlhf_max_gap`; games above 1e-10 counted in `nlhf_uncertified`); "
+      "support = responses with probability > 1e-2, "
       "means over prompts. The maximal lottery (tau -> 0 limit of NLHF) has "
       f"entropy {lottery['entropy']:.3g}, support {lottery['support']:.3g}, "
       f"top probability {lottery['top_prob']:.3g}.\n\n"

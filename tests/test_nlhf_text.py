@@ -324,7 +324,7 @@ def test_nash_rs_until_accept_reports_capped(shift, expect_capped):
                            mask=jax.numpy.ones((b, k), bool),
                            reference_logp=logp)
   bidx = jax.numpy.arange(b)
-  game = algorithms.Game(
+  game = algorithms.BatchOracle(
       prefer=lambda x, y: P[bidx.reshape((-1,) + (1,) * (x.ndim - 1)), x, y])
   hp = algorithms.Hyperparams(tau=0.02, estimator="sampled", num_samples=1,
                               num_proposals=8, rs_shift=shift,

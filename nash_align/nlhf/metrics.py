@@ -251,7 +251,8 @@ def _newton_float64(A, x, y, beta, ref_row, ref_col, num_steps=4):
 
 
 
-def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
+def nlhf_optimum(P, reference, tau, tol: float = 1e-10, *,
+                 on_uncertified: str = "raise", **solve_kwargs):
   r"""KL-regularized Nash equilibrium of the preference game (one batched solve).
 
   ``max_pi min_pi' P(pi > pi') - tau KL(pi || mu) + tau KL(pi' || mu)``
@@ -280,8 +281,13 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
     ValueError: naming ``P``, ``reference`` or ``tau`` when it is malformed
       (wrong shape, ``P`` outside ``[0, 1]`` or ``P + P^T != 1``, ``reference``
       not a positive distribution, ``tau <= 0``).
-    RuntimeError: a game whose optimum could not be certified to ``tol``.
+    RuntimeError: a game whose optimum could not be certified to ``tol``
+      (``on_uncertified="raise"``; with ``"report"`` the result's
+      ``converged`` says so and the caller reports it).
   """
+  if on_uncertified not in ("raise", "report"):
+    raise ValueError(f"on_uncertified must be 'raise' or 'report', got "
+                     f"{on_uncertified!r}.")
   if not tau > 0:
     raise ValueError(f"tau must be > 0, got {tau!r}.")
   _validation.check_real_dtype(P, "P")
@@ -315,12 +321,13 @@ def nlhf_optimum(P, reference, tau, tol: float = 1e-10, **solve_kwargs):
   col = np.asarray(res.col, np.float64)
   row, col = (s / s.sum(-1, keepdims=True) for s in (row, col))
   gap = solvers.regularized_duality_gap(A, row, col, float(tau), mu, mu)
-  x2, y2 = _newton_float64(A, row, col, float(tau), mu, mu)
+  x2, y2 = _newton_float64(A, row, col, float(tau), mu, mu, num_steps=12)
   g2 = solvers.regularized_duality_gap(A, x2, y2, float(tau), mu, mu)
   better = g2 < gap
   row = np.where(better[:, None], x2, row)
   col = np.where(better[:, None], y2, col)
   gap = np.where(better, g2, gap)
-  return solvers.require_certified(
-      res._replace(row=row, col=col, gap=gap, converged=gap <= tol),
-      "nlhf_optimum")
+  res = res._replace(row=row, col=col, gap=gap, converged=gap <= tol)
+  if on_uncertified == "raise":
+    solvers.require_certified(res, "nlhf_optimum")
+  return res

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nash_align import _io
+from nash_align import atomic_io
 from nash_align.nlhf import oracles
 from nash_align.nlhf import policy as policy_lib
 
@@ -271,7 +271,7 @@ def _group_embeddings(group: str, texts, cache_dir, recompute, batch_size,
     import io  # pylint: disable=g-import-not-at-top
     buf = io.BytesIO()
     np.save(buf, emb)
-    _io.atomic_write_bytes(cache, buf.getvalue())
+    atomic_io.atomic_write_bytes(cache, buf.getvalue())
   return emb
 
 
@@ -322,7 +322,7 @@ def write_shipped_embeddings(batch_size: int = 32,
   buf = io.BytesIO()
   np.savez_compressed(buf, **arrays)
   path = shipped_embeddings_path()
-  _io.atomic_write_bytes(path, buf.getvalue())
+  atomic_io.atomic_write_bytes(path, buf.getvalue())
   return path
 
 

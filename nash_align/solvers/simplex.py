@@ -118,7 +118,6 @@ def simplex() -> Method:
   def update(state, game):
     del game
     T, r = state.tableau, state.objective
-    n = T.shape[0]
     k = T.shape[1] - 2
     # Devex pricing (Harris, Math. Prog. 1973; Forrest & Goldfarb, Math.
     # Prog. 1992): ``r_j^2 / gamma_j`` with reference weights that start at

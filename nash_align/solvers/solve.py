@@ -410,7 +410,6 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   conv = np.zeros((B,), bool)
   rs = np.zeros((B, n), bool)
   cs = np.zeros((B, k), bool)
-  beta_a, tol_a = np.asarray(beta, np_dt), np.asarray(tol, np_dt)
 
   def store(gi, cert, it):
     X[gi], Y[gi], value[gi], gap[gi] = cert.row, cert.col, cert.value, cert.gap
