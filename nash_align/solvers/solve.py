@@ -312,22 +312,21 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
     cert, its = run(True)
   else:
     # Per game, as the eager call decides: the symmetric path for games with
-    # max |A + A^T| <= tol / 4. A batch of one kind runs one path.
+    # max |A + A^T| <= tol / 4. Each path is compiled once and runs only
+    # when some game of the batch takes it.
     skew = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2)),
                    axis=(-2, -1)) <= tol / 4
 
-    def mixed():
-      (c1, i1), (c0, i0) = run(True), run(False)
-      pick = lambda a, b: jnp.where(
-          skew.reshape(skew.shape + (1,) * (a.ndim - 1)), a, b)
-      return jax.tree.map(pick, c1, c0), jnp.where(skew, i1, i0)
+    def maybe(sym, needed):
+      out = jax.eval_shape(lambda: run(sym))
+      zeros = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out)
+      return jax.lax.cond(needed, lambda: run(sym), zeros)
 
-    if flat.shape[0] == 1:  # one game (e.g. under the caller's vmap)
-      cert, its = jax.lax.cond(skew[0], lambda: run(True), lambda: run(False))
-    else:
-      branch = jnp.where(jnp.all(skew), 0, jnp.where(jnp.any(skew), 2, 1))
-      cert, its = jax.lax.switch(
-          branch, [lambda: run(True), lambda: run(False), mixed])
+    (c1, i1), (c0, i0) = maybe(True, jnp.any(skew)), maybe(False,
+                                                        jnp.any(~skew))
+    pick = lambda a, b: jnp.where(
+        skew.reshape(skew.shape + (1,) * (a.ndim - 1)), a, b)
+    cert, its = jax.tree.map(pick, c1, c0), jnp.where(skew, i1, i0)
   shape = lambda a, m=None: a.reshape(batch + (() if m is None else (m,)))
   return NashResult(
       row=shape(cert.row, n), col=shape(cert.col, k), value=shape(cert.value),
