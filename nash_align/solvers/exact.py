@@ -33,7 +33,7 @@ from typing import List, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
-from nash_align.solvers.methods import Game, Profile, operator
+from nash_align.solvers.methods import Game, Profile, normalize, operator
 
 
 def gap(game: Game, z: Profile, regularized: bool = True) -> jax.Array:
@@ -69,12 +69,6 @@ def gap(game: Game, z: Profile, regularized: bool = True) -> jax.Array:
   return jnp.where(game.beta > 0, reg, plain)
 
 
-def _normalize(p):
-  p = jnp.maximum(p, 0.0)
-  s = jnp.sum(p)
-  return jnp.where(s > 0, p / jnp.where(s > 0, s, 1.0), 1.0 / p.shape[0])
-
-
 def solve_stacked(Ms, bs):
   """``[solve(M, b) for M, b in zip(Ms, bs)]`` as ONE batched linear solve.
 
@@ -106,7 +100,7 @@ def _symmetric_finish(A, x):
   tiny = 16 * jnp.finfo(A.dtype).eps
   ok = jnp.all(jnp.isfinite(x)) & (s > 0.5) & jnp.all(x >= -tiny * jnp.abs(s))
   x = jnp.where(ok, x, jnp.full((n,), 1.0 / n, A.dtype))
-  return _normalize(x), ok
+  return normalize(x), ok
 
 
 def _general_system(A, rows, cols):
@@ -130,7 +124,7 @@ def _general_finish(A, sol):
         & jnp.all(u >= -tiny * jnp.abs(su)) & jnp.all(w >= -tiny * jnp.abs(sw)))
   u = jnp.where(ok, u, 1.0)
   w = jnp.where(ok, w, 1.0)
-  return _normalize(u), _normalize(w), ok
+  return normalize(u), normalize(w), ok
 
 
 def equalizer_symmetric(A: jax.Array, support: jax.Array
@@ -204,7 +198,7 @@ def newton_regularized_many(game: Game, zs: Sequence[Profile],
     new = jnp.where(jnp.isfinite(new), new, jnp.concatenate(z))
     sizes = (n,) if len(z) == 1 else (n, k)
     parts = jnp.split(new, [n])[: len(sizes)]
-    return tuple(_normalize(jnp.maximum(p, tiny)) for p in parts)
+    return tuple(normalize(jnp.maximum(p, tiny)) for p in parts)
 
   def step(zs, _):
     systems = [system(z) for z in zs]
