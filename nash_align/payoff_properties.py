@@ -81,9 +81,9 @@ class PropertyCheck(NamedTuple):
   details: dict
 
 
-def _solve(A) -> NashResult:
+def _solve(A, **kwargs) -> NashResult:
   """Solves a batch of games (eager, certified; HiGHS for any left over)."""
-  return solvers.require_certified(solvers.solve(A, fallback="lp"),
+  return solvers.require_certified(solvers.solve(A, fallback="lp", **kwargs),
                                    "payoff property check")
 
 
@@ -406,9 +406,7 @@ def _general_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
     P, mask = _sample_general(k, kind, num_games, n)
     mask = np.asarray(mask)
     A = _payoff_general(psi, P)
-    res = solvers.require_certified(
-        solvers.solve(A, symmetric=False, tol=1e-9, fallback="lp"),
-        "payoff property check")
+    res = _solve(A, symmetric=False, tol=1e-9)
     row = np.asarray(res.row, np.float64)
     col = np.asarray(res.col, np.float64)
     v_lo = np.min(np.einsum("bi,bij->bj", row, A), axis=-1)
@@ -703,9 +701,7 @@ def is_preference_matching(psi: PayoffTransform, key, *,
       amax = np.max(np.abs(A), axis=(-2, -1))
     else:
       A = _payoff_general(psi, P)
-      res = solvers.require_certified(
-        solvers.solve(A, symmetric=False, tol=1e-9, fallback="lp"),
-        "payoff property check")
+      res = _solve(A, symmetric=False, tol=1e-9)
       v_hi = np.max(np.einsum("bij,bj->bi", A, np.asarray(res.col,
                                                           np.float64)), -1)
       cert = v_hi - np.min(np.einsum("bi,bij->bj", target, A), axis=-1)
