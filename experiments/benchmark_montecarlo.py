@@ -162,7 +162,8 @@ def run(config, workdir: str) -> str:
   for field in ("jax_samples", "numpy_samples", "numpy_batch",
                 "pref_voting_samples", "repeats", "chunk_size", "block_size",
                 "memory_num_alternatives"):
-    minimum = 2 if field == "memory_num_alternatives" else 1
+    minimum = {"memory_num_alternatives": 2, "pref_voting_samples": 0}.get(
+        field, 1)
     if int(config[field]) < minimum:
       raise ValueError(
           f"config.{field} must be >= {minimum}, got {config[field]}.")
@@ -193,9 +194,13 @@ def run(config, workdir: str) -> str:
         config.repeats)
     row.update(numpy_compare_full=rate, p_numpy_compare_full=w / ns)
     ps = config.pref_voting_samples
-    pref_voting_ic(config.seed, 2, m, n)  # warm-up (imports, caches)
-    rate, w = _best_rate(lambda: pref_voting_ic(config.seed, ps, m, n), ps, 1)
-    row.update(pref_voting=rate, p_pref_voting=w / ps)
+    if ps:
+      pref_voting_ic(config.seed, 2, m, n)  # warm-up (imports, caches)
+      rate, w = _best_rate(lambda: pref_voting_ic(config.seed, ps, m, n), ps,
+                           1)
+      row.update(pref_voting=rate, p_pref_voting=w / ps)
+    else:  # pref_voting_samples = 0: baseline not run
+      row.update(pref_voting=float("nan"), p_pref_voting=float("nan"))
     best_numpy = max(row["numpy_compare"], row["numpy_argsort"],
                      row["numpy_compare_full"])
     row["counts_vs_numpy"] = row["jax_counts"] / best_numpy

@@ -383,3 +383,31 @@ def test_certificates_reject_bad_input():
       solvers.regularized_duality_gap(A, x, y, beta, x, y)
   with pytest.raises(ValueError, match="complex"):
     solvers.solve(np.zeros((3, 3), np.complex64))
+
+
+def _dot_precisions(jaxpr):
+  """Yields the precision of every dot_general in a jaxpr and its sub-jaxprs."""
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "dot_general":
+      yield eqn.params["precision"]
+    for value in eqn.params.values():
+      for sub in value if isinstance(value, (tuple, list)) else (value,):
+        if hasattr(sub, "jaxpr") and hasattr(sub.jaxpr, "eqns"):
+          yield from _dot_precisions(sub.jaxpr)  # ClosedJaxpr
+        elif hasattr(sub, "eqns"):
+          yield from _dot_precisions(sub)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_every_product_in_the_kernel_asks_for_true_float32(beta):
+  # Accelerators round float32 products by default (TF32 on NVIDIA GPUs,
+  # bfloat16 passes on TPUs): a plain `@` in the kernel would make pivots and
+  # refinement differ by device. Traced only, nothing compiles.
+  A = jnp.asarray(FAMILIES["general"][:2], jnp.float32)
+  ref = jnp.full((2, 6), 1 / 6, jnp.float32) if beta else None
+  jaxpr = jax.make_jaxpr(
+      lambda a: solvers.solve(a, beta=beta, reference=ref))(A).jaxpr
+  precisions = list(_dot_precisions(jaxpr))
+  assert precisions, "no matrix product found: the walker is broken"
+  highest = jax.lax.Precision.HIGHEST
+  assert all(p == (highest, highest) for p in precisions), precisions

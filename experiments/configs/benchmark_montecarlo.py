@@ -48,4 +48,5 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.chunk_size = 1 << 21
     config.block_size = 8192
     config.memory_samples = (10**5, 10**7)
+    config.pref_voting_samples = 0  # not on accelerator images; CPU presets
   return config

@@ -54,7 +54,8 @@ def exploitability(P, pi, mask=None):
 
   ``2 (max_y P(y > pi) - 1/2)`` with the max over valid candidates.
   """
-  win = jnp.einsum("...ij,...j->...i", P, pi)
+  win = jnp.einsum("...ij,...j->...i", P, pi,
+                   precision=jax.lax.Precision.HIGHEST)
   if mask is not None:
     win = jnp.where(mask, win, -jnp.inf)
   return 2.0 * (jnp.max(win, -1) - 0.5)
@@ -80,7 +81,8 @@ def policy_metrics(logp, reference_logp, mask, P, lottery=None,
   pi = jnp.where(mask, jnp.exp(logp), 0.0)
   mu = jnp.where(mask, jnp.exp(reference_logp), 0.0)
   out = {
-      "win_rate_vs_reference": jnp.einsum("ei,eij,ej->e", pi, P, mu),
+      "win_rate_vs_reference": jnp.einsum("ei,eij,ej->e", pi, P, mu,
+                                         precision=jax.lax.Precision.HIGHEST),
       "exploitability": exploitability(P, pi, mask),
       "entropy": policy_lib.entropy(logp, mask),
       "support_size": jnp.sum(pi > support_threshold, -1).astype(pi.dtype),

@@ -33,6 +33,7 @@ from typing import List, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
+from nash_align.solvers import compensated as cp
 from nash_align.solvers.methods import Game, Profile, normalize, operator
 
 
@@ -186,11 +187,11 @@ def newton_regularized_many(game: Game, zs: Sequence[Profile],
     G = jnp.concatenate([zi - si for zi, si in zip(z, s)])
     D = [jnp.diag(si) - si[:, None] * si[None, :] for si in s]
     if len(z) == 1:
-      J = jnp.eye(n, dtype=A.dtype) - D[0] @ A / b
+      J = jnp.eye(n, dtype=A.dtype) - cp.mm(D[0], A) / b
     else:
       J = jnp.concatenate([
-          jnp.concatenate([jnp.eye(n, dtype=A.dtype), -D[0] @ A / b], 1),
-          jnp.concatenate([D[1] @ A.T / b, jnp.eye(k, dtype=A.dtype)], 1)], 0)
+          jnp.concatenate([jnp.eye(n, dtype=A.dtype), -cp.mm(D[0], A) / b], 1),
+          jnp.concatenate([cp.mm(D[1], A.T) / b, jnp.eye(k, dtype=A.dtype)], 1)], 0)
     return J, -G
 
   def update(z, d):

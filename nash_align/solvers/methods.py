@@ -32,6 +32,7 @@ from typing import Any, Callable, NamedTuple, Tuple
 import jax
 import jax.numpy as jnp
 
+from nash_align.solvers import compensated as cp
 Profile = Tuple[jax.Array, ...]
 
 
@@ -54,9 +55,9 @@ class Game(NamedTuple):
 def operator(game: Game, z: Profile) -> Profile:
   """Payoff gradients ``F(z)``: ``(A y, -A^T x)``, or ``(A x,)`` if symmetric."""
   if len(z) == 1:
-    return (game.A @ z[0],)
+    return (cp.mm(game.A, z[0]),)
   x, y = z
-  return (game.A @ y, -(x @ game.A))
+  return (cp.mm(game.A, y), -cp.mm(x, game.A))
 
 
 def _tmap(f, *trees):
@@ -320,7 +321,7 @@ def rm_plus() -> Method:
   def update(state, game):
     z = _tmap(_rm_strategy, state.regrets)
     F = operator(game, z)
-    q = _tmap(lambda qi, fi, zi: jnp.maximum(qi + fi - jnp.dot(zi, fi), 0.0),
+    q = _tmap(lambda qi, fi, zi: jnp.maximum(qi + fi - jnp.dot(zi, fi, precision=cp.HIGHEST), 0.0),
               state.regrets, F, z)
     c = state.count + 1
     cf = c.astype(game.A.dtype)

@@ -84,13 +84,13 @@ def _refine(M, apply_exact, b):
   product in double-float. Returns ``(z_hi, z_lo, last_correction)``.
   """
   Minv = linalg.inverse(M)
-  z_hi = Minv @ b
+  z_hi = cp.mm(Minv, b)
   z_lo = jnp.zeros_like(z_hi)
   corr = jnp.zeros((), M.dtype)
   for _ in range(REFINEMENT_STEPS):
     p_hi, p_lo = apply_exact(z_hi, z_lo)
     r_hi, r_lo = cp.add(b, jnp.zeros_like(b), -p_hi, -p_lo)
-    d = Minv @ (r_hi + r_lo)
+    d = cp.mm(Minv, r_hi + r_lo)
     d = jnp.where(jnp.isfinite(d), d, 0.0)
     z_hi, z_lo = cp.add(z_hi, z_lo, d, jnp.zeros_like(d))
     corr = jnp.max(jnp.abs(d))
@@ -290,8 +290,8 @@ def newton_regularized(A, x, y, beta, log_ref_row, log_ref_col, symmetric,
     sx = jax.nn.softmax(log_ref_row + ay_hi / beta + ay_lo / beta)
     dx = jnp.diag(sx) - sx[:, None] * sx[None, :]
     if symmetric:
-      J = jnp.eye(n, dtype=dt) - dx @ A / beta
-      d = linalg.inverse(J) @ (sx - x)
+      J = jnp.eye(n, dtype=dt) - cp.mm(dx, A) / beta
+      d = cp.mm(linalg.inverse(J), sx - x)
       x = sum_to_one(jnp.maximum(x + d, tiny))
       y = x
       continue
@@ -299,9 +299,9 @@ def newton_regularized(A, x, y, beta, log_ref_row, log_ref_col, symmetric,
     sy = jax.nn.softmax(log_ref_col - xa_hi / beta - xa_lo / beta)
     dy = jnp.diag(sy) - sy[:, None] * sy[None, :]
     J = jnp.concatenate([
-        jnp.concatenate([jnp.eye(n, dtype=dt), -dx @ A / beta], 1),
-        jnp.concatenate([dy @ A.T / beta, jnp.eye(k, dtype=dt)], 1)], 0)
-    d = linalg.inverse(J) @ jnp.concatenate([sx - x, sy - y])
+        jnp.concatenate([jnp.eye(n, dtype=dt), -cp.mm(dx, A) / beta], 1),
+        jnp.concatenate([cp.mm(dy, A.T) / beta, jnp.eye(k, dtype=dt)], 1)], 0)
+    d = cp.mm(linalg.inverse(J), jnp.concatenate([sx - x, sy - y]))
     x = sum_to_one(jnp.maximum(x + d[:n], tiny))
     y = sum_to_one(jnp.maximum(y + d[n:], tiny))
   return x, y

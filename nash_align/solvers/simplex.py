@@ -231,12 +231,12 @@ def _perturbed_rhs(n, dtype):
 def _refined_solve(Minv, M, b, steps=2):
   """``M z = b`` from an approximate inverse, refined with double-float
   residuals (``M`` ``[N, N]`` exact in the working dtype)."""
-  z_hi = Minv @ b
+  z_hi = cp.mm(Minv, b)
   z_lo = jnp.zeros_like(z_hi)
   for _ in range(steps):
     p_hi, p_lo = cp.matvec(M, z_hi, z_lo)
     r_hi, r_lo = cp.add(b, jnp.zeros_like(b), -p_hi, -p_lo)
-    d = Minv @ (r_hi + r_lo)
+    d = cp.mm(Minv, r_hi + r_lo)
     z_hi, z_lo = cp.add(z_hi, z_lo, d, jnp.zeros_like(d))
   return z_hi + z_lo
 
@@ -265,7 +265,7 @@ def reinvert(state, game):
   Binv = linalg.inverse(Bm)
   b_pert = _perturbed_rhs(n, dt)
   ones = jnp.ones((n,), dt)
-  T = jnp.concatenate([Binv @ N, _refined_solve(Binv, Bm, b_pert)[:, None],
+  T = jnp.concatenate([cp.mm(Binv, N), _refined_solve(Binv, Bm, b_pert)[:, None],
                        _refined_solve(Binv, Bm, ones)[:, None]], axis=1)
   c = jnp.concatenate([-jnp.ones((k,), dt), jnp.zeros((n,), dt)])
   c_B = c[state.row_label]

@@ -32,17 +32,28 @@ from nash_align.solvers.kernel import METHODS
 from nash_align.types import NashResult
 
 # Default eager chunk: about 2^23 payoff entries (32 MB of float32 tableaux),
-# a power of two in [8, 16384]: 2048 games at n = 50, 128 at n = 200.
+# a power of two in [8, 16384]: 2048 games at n = 50, 128 at n = 200 on a
+# CPU, where larger chunks only spill the caches. A GPU/TPU needs far more
+# games in flight to fill its cores: 2^28 entries (1 GiB), up to 2^20 games.
 _CHUNK_ENTRIES = 1 << 23
+_ACCELERATOR_CHUNK_ENTRIES = 1 << 28
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
 AUTO_METHODS = {False: ("simplex", "omd"), True: ("mmd", "omd")}
 
 
-def default_chunk_size(n: int, k: int) -> int:
-  """Eager chunk used when ``chunk_size=None``: a power of two."""
-  p = max(1, _CHUNK_ENTRIES // (n * (k + 2)))
-  return int(min(16384, max(8, 1 << (p.bit_length() - 1))))
+def default_chunk_size(n: int, k: int, backend: Optional[str] = None) -> int:
+  """Eager chunk used when ``chunk_size=None``: a power of two.
+
+  Args:
+    n, k: the game's shape.
+    backend: ``"cpu"``, ``"gpu"``, ``"tpu"``; None: JAX's default backend.
+  """
+  backend = backend or jax.default_backend()
+  entries, cap = ((_CHUNK_ENTRIES, 1 << 14) if backend == "cpu" else
+                  (_ACCELERATOR_CHUNK_ENTRIES, 1 << 20))
+  p = max(1, entries // (n * (k + 2)))
+  return int(min(cap, max(8, 1 << (p.bit_length() - 1))))
 
 
 # ----------------------------------------------------------------------------
