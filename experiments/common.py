@@ -199,6 +199,14 @@ class ResultCache:
     return os.path.join(self.directory,
                         re.sub(r"[^A-Za-z0-9._=-]", "_", key) + ".json")
 
+  def partial_path(self, key: str) -> str:
+    """A long cell's own checkpoint file (e.g. ``montecarlo.estimate``'s
+    ``checkpoint``), beside the cells and under the same fingerprint;
+    :meth:`get_or_compute` removes it once the cell is saved."""
+    return os.path.join(self.directory, "partial",
+                        os.path.basename(self.path(key))[:-len(".json")]
+                        + ".npz")
+
   def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
     """Cell ``key``'s saved result, or ``compute()`` saved then returned.
 
@@ -214,6 +222,9 @@ class ResultCache:
     path = self.path(key)
     if not os.path.exists(path):
       write_json(path, compute())
+      partial = self.partial_path(key)
+      if os.path.exists(partial):
+        os.remove(partial)
     with open(path) as f:
       return json.load(f)
 

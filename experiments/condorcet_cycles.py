@@ -145,6 +145,7 @@ def cells(config):
     voters = config.num_voters
     if model == "mallows" and config.get("mallows_num_voters"):
       voters = config.mallows_num_voters
+    voters = tuple((config.get("voters_by_model") or {}).get(model, voters))
     voters = (0,) if model in POPULATION_ONLY else tuple(
         m for m in voters if m > 0 or model in HAS_POPULATION_LIMIT)
     ns = _model_alternatives(config, model)
@@ -192,6 +193,10 @@ def run_cells(config, workdir, statistics, tag, modules=()):
   cache = common.ResultCache(workdir, config, sys.modules[__name__],
                              *modules)
 
+  target_width = config.get("target_width", None)
+  if target_width is not None and not 0.0 < target_width <= 1.0:
+    raise ValueError(f"target_width must be in (0, 1], got {target_width}.")
+
   def compute(model, m, n):
     # The cell's key depends only on the seed and the cell, not on the order.
     key = jax.random.fold_in(
@@ -202,9 +207,14 @@ def run_cells(config, workdir, statistics, tag, modules=()):
     est = montecarlo.estimate(
         key, sample, statistics, int(config.num_samples),
         chunk_size=int(config.chunk_size),
-        confidence=float(config.confidence), sampler_args=args)
+        confidence=float(config.confidence), sampler_args=args,
+        target_width=target_width,
+        min_samples=int(config.get("min_samples", 0)),
+        checkpoint=cache.partial_path(f"{tag}_{model}_m{m}_n{n}"),
+        checkpoint_every_s=float(config.get("checkpoint_every_s", 60.0)))
+    used = int(next(iter(est.values())).num_samples)
     row = {"model": model, "num_voters": m, "num_alternatives": n,
-           "num_samples": int(config.num_samples),
+           "num_samples": used,
            "seconds": round(time.perf_counter() - start, 3)}
     for name, e in est.items():
       if np.ndim(e.mean):  # histogram over 0..N: keep the bins 0..n
@@ -220,6 +230,18 @@ def run_cells(config, workdir, statistics, tag, modules=()):
   return [cache.get_or_compute(f"{tag}_{model}_m{m}_n{n}",
                                functools.partial(compute, model, m, n))
           for model, m, n in common.progress(todo, desc=tag)]
+
+
+def sampling_note(config, rows) -> str:
+  """How many samples each cell drew, for the reports."""
+  width = config.get("target_width", None)
+  if width is None:
+    return f"{config.num_samples} samples per cell"
+  used = [int(r["num_samples"]) for r in rows]
+  return (f"each cell sampled until every {config.confidence:.0%} interval "
+          f"was at most {width} wide (at least {config.get('min_samples', 0)},"
+          f" at most {config.num_samples} samples; {min(used)} to "
+          f"{max(used)} used, column N)")
 
 
 def _label(model, m):
@@ -277,6 +299,7 @@ def run(config, workdir: str) -> str:
       [{"model": r["model"],
         "m": "inf" if r["num_voters"] == 0 else r["num_voters"],
         "n": r["num_alternatives"],
+        "N": r["num_samples"],
         "P(cycle)": r["condorcet_cycle_exists"],
         "95% CI": (f"[{r['condorcet_cycle_exists_low']:.3f}, "
                    f"{r['condorcet_cycle_exists_high']:.3f}]"),
@@ -284,7 +307,7 @@ def run(config, workdir: str) -> str:
         "P(transitive)": r["majority_transitive"]} for r in rows])
   return (
       "## Condorcet cycles (arXiv:2503.10990, Sec. 2)\n\n"
-      f"Preset `{config.preset}`, {config.num_samples} samples per cell, "
+      f"Preset `{config.preset}`, {sampling_note(config, rows)}, "
       f"Wilson {config.confidence:.0%} intervals, {seconds:.1f} s.\n\n"
       "![Condorcet cycles](condorcet_cycles.png)\n\n"
       "P(cycle) rises to 1 and 1 - P(cycle) falls along a straight line on "

@@ -90,6 +90,7 @@ def run(config, workdir: str) -> str:
       [{"model": r["model"],
         "m": "inf" if r["num_voters"] == 0 else r["num_voters"],
         "n": r["num_alternatives"],
+        "N": r["num_samples"],
         "P(mixed)": r["nash_mixed"],
         "95% CI": f"[{r['nash_mixed_low']:.3f}, {r['nash_mixed_high']:.3f}]",
         "P(no CW)": r["no_condorcet_winner"],
@@ -101,7 +102,8 @@ def run(config, workdir: str) -> str:
   uncertified = sum(r["support_size_uncertified"] for r in rows)
   return (
       "## Mixed strategies (arXiv:2503.10990, Sec. 3)\n\n"
-      f"Preset `{config.preset}`, {config.num_samples} games per cell, each "
+      f"Preset `{config.preset}`, "
+      f"{condorcet_cycles.sampling_note(config, rows)}, each game "
       "solved by `solvers.solve` on the margin game P - 1/2; support = the "
       "solver's certified support (the equalizer system solved on the "
       "simplex's basis, certified by its duality gap <= 1e-6). "

@@ -51,13 +51,19 @@ mixed iff there is no Condorcet winner (``nash_mixed`` against
 """
 
 import dataclasses
+import hashlib
+import io
+import os
 import statistics as py_statistics
 import sys
+import time
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from nash_align import atomic_io
 
 from nash_align import preferences
 from nash_align import social_choice
@@ -659,27 +665,99 @@ class _Totals(NamedTuple):
   count: int  # samples covered
 
 
-def _run_chunks(plan: _Plan, progress) -> _Totals:
+def _plan_fingerprint(plan: _Plan, sampler, sampler_params) -> str:
+  """What a chunk checkpoint must match to be resumed: the key, the sample
+  layout, the statistics, the stopping rule, the named sampler and the
+  sampler's array arguments (a callable sampler's code is the caller's
+  responsibility: give each cell its own checkpoint path)."""
+  h = hashlib.sha256()
+  h.update(plan.key_data.tobytes())
+  h.update(repr((plan.num_samples, plan.chunk_size, plan.blocks_per_chunk,
+                 plan.total_blocks, plan.confidence, plan.target_width,
+                 plan.min_samples,
+                 sorted((n, s.kind) for n, s in plan.specs.items()),
+                 sampler if isinstance(sampler, str) else None,
+                 sorted((sampler_params or {}).items()))).encode())
+  for leaf in jax.tree_util.tree_leaves(plan.sampler_args):
+    h.update(np.asarray(leaf).tobytes())
+  return h.hexdigest()
+
+
+def _save_checkpoint(path, fingerprint, next_chunk, totals: _Totals):
+  """Writes the running sums after chunk ``next_chunk - 1`` atomically."""
+  arrays = {"fingerprint": np.array(fingerprint),
+            "next_chunk": np.int64(next_chunk),
+            "count": np.int64(totals.count)}
+  for name in totals.sums:
+    arrays[f"sum:{name}"] = np.asarray(totals.sums[name])
+    arrays[f"unc:{name}"] = np.int64(totals.uncertified[name])
+    if totals.sums_sq[name] is not None:
+      arrays[f"sumsq:{name}"] = np.asarray(totals.sums_sq[name])
+  buf = io.BytesIO()
+  np.savez(buf, **arrays)
+  atomic_io.atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path, fingerprint, names):
+  """``(next_chunk, _Totals)`` from a matching checkpoint, else None."""
+  if not path or not os.path.exists(path):
+    return None
+  with np.load(path) as z:
+    if str(z["fingerprint"]) != fingerprint:
+      return None
+    sums = {n: z[f"sum:{n}"] for n in names}
+    sums_sq = {n: (z[f"sumsq:{n}"] if f"sumsq:{n}" in z else None)
+               for n in names}
+    unc = {n: int(z[f"unc:{n}"]) for n in names}
+    return int(z["next_chunk"]), _Totals(sums, sums_sq, unc, int(z["count"]))
+
+
+def _narrow_enough(plan: _Plan, kinds, totals, totals_sq, count) -> bool:
+  """The ``target_width`` stopping rule after ``count`` samples."""
+  if plan.target_width is None or count < max(plan.min_samples, 1):
+    return False
+  widths = []
+  for nm in plan.specs:
+    if kinds[nm] in ("probability", "histogram"):
+      est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
+                       plan.confidence)
+      widths.append(float(np.max(est.high - est.low)))
+  return bool(widths) and max(widths) <= plan.target_width
+
+
+def _run_chunks(plan: _Plan, progress, checkpoint=None, fingerprint="",
+                checkpoint_every_s=60.0) -> _Totals:
   """The chunk loop: one jitted step a chunk, sums added on the host in
   int64 / float64; stops early once every probability interval is at most
-  ``target_width`` wide."""
+  ``target_width`` wide. With ``checkpoint`` it starts from the sums saved
+  there (same ``fingerprint``) and saves them every ``checkpoint_every_s``."""
   specs, devices = plan.specs, plan.devices
   kinds = {name: spec.kind for name, spec in specs.items()}
   totals = {name: None for name in specs}
   totals_sq = {name: None for name in specs}
   uncertified = {name: 0 for name in specs}
   num_chunks = -(-plan.num_samples // plan.chunk_size)
+  count, first_chunk = 0, 0
+  resumed = _load_checkpoint(checkpoint, fingerprint, list(specs))
+  if resumed is not None:
+    first_chunk, saved = resumed
+    totals, totals_sq = dict(saved.sums), dict(saved.sums_sq)
+    uncertified, count = dict(saved.uncertified), saved.count
+    if _narrow_enough(plan, kinds, totals, totals_sq, count):
+      first_chunk = num_chunks  # it had stopped: nothing left to draw
+  # Only process 0 writes (all processes hold the same sums).
+  writer = checkpoint is not None and jax.process_index() == 0
+  last_save = time.monotonic()
   if progress is None:
     progress = num_chunks >= 20 and jax.process_index() == 0
   bar = None
   if progress:
     from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top
-    bar = tqdm_auto.tqdm(total=plan.num_samples, unit="sample", file=sys.stderr,
-                         desc="montecarlo")
-  count = 0
+    bar = tqdm_auto.tqdm(total=plan.num_samples, initial=count, unit="sample",
+                         file=sys.stderr, desc="montecarlo")
   n_cap = np.uint32(plan.num_samples)
   try:
-    for chunk in range(num_chunks):
+    for chunk in range(first_chunk, num_chunks):
       start = chunk * plan.chunk_size
       blocks = np.arange(chunk * plan.blocks_per_chunk,
                          (chunk + 1) * plan.blocks_per_chunk, dtype=np.uint64)
@@ -702,15 +780,14 @@ def _run_chunks(plan: _Plan, progress) -> _Totals:
       if bar is not None:
         bar.update(new_count - count)
       count = new_count
-      if plan.target_width is not None and count >= plan.min_samples:
-        widths = []
-        for nm in specs:
-          if kinds[nm] in ("probability", "histogram"):
-            est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
-                             plan.confidence)
-            widths.append(float(np.max(est.high - est.low)))
-        if widths and max(widths) <= plan.target_width:
-          break
+      done = _narrow_enough(plan, kinds, totals, totals_sq, count)
+      if writer and not done and chunk + 1 < num_chunks and (
+          time.monotonic() - last_save >= checkpoint_every_s):
+        _save_checkpoint(checkpoint, fingerprint, chunk + 1,
+                         _Totals(totals, totals_sq, uncertified, count))
+        last_save = time.monotonic()
+      if done:
+        break
   finally:
     if bar is not None:
       bar.close()
@@ -741,7 +818,9 @@ def estimate(key: jax.Array,
              target_width: float | None = None,
              min_samples: int = 0,
              devices: Sequence[Any] | None = None,
-             progress: bool | None = None) -> dict[str, Estimate]:
+             progress: bool | None = None,
+             checkpoint: str | None = None,
+             checkpoint_every_s: float = 60.0) -> dict[str, Estimate]:
   """Estimates statistics of sampled preference matrices, in streaming chunks.
 
   For each statistic ``s`` returns the sample mean ``(1/N) sum_{i<N} s(P_i)``,
@@ -791,6 +870,14 @@ def estimate(key: jax.Array,
       hosts' after ``jax.distributed.initialize()``).
     progress: show a tqdm bar (``None``: when there are >= 20 chunks and on
       process 0 only).
+    checkpoint: a ``.npz`` path for the running sums, so a killed run resumes
+      at its last saved chunk and ends with the same estimate as an
+      uninterrupted one. A file whose fingerprint (key, sample layout,
+      statistics, stopping rule, named sampler and ``sampler_args``) does not
+      match is ignored and overwritten. Written atomically by process 0 (on
+      several hosts, a path all of them can read); the caller removes it once
+      the result is stored.
+    checkpoint_every_s: least seconds between checkpoint writes.
 
   Returns:
     ``dict`` name -> :class:`Estimate` with float64 numpy fields (``[n + 1]``
@@ -807,4 +894,10 @@ def estimate(key: jax.Array,
                sampler_args=sampler_args, dtype=dtype, confidence=confidence,
                target_width=target_width, min_samples=min_samples,
                devices=devices)
-  return _reduce(plan, _run_chunks(plan, progress))
+  if checkpoint_every_s < 0:
+    raise ValueError(
+        f"checkpoint_every_s must be >= 0, got {checkpoint_every_s}.")
+  fingerprint = (_plan_fingerprint(plan, sampler, sampler_params)
+                 if checkpoint else "")
+  return _reduce(plan, _run_chunks(plan, progress, checkpoint, fingerprint,
+                                   checkpoint_every_s))

@@ -308,6 +308,43 @@ def test_target_width_stops_early():
   assert est.high - est.low <= 0.1
 
 
+@pytest.mark.parametrize("target_width", [None, 0.2])
+def test_killed_run_resumes_from_its_chunk_checkpoint(tmp_path, monkeypatch,
+                                                      target_width):
+  key = jax.random.key(5)
+  kwargs = dict(chunk_size=64, block_size=16, target_width=target_width,
+                min_samples=200)
+  ref = mc.estimate(key, _tournament, OWN_STATS, 640, **kwargs)
+  path = str(tmp_path / "cell.npz")
+  real_put, calls = mc._device_put_blocks, []
+
+  def put_then_die(blocks, devices):
+    calls.append(1)
+    if len(calls) == 4:
+      raise KeyboardInterrupt  # a kill during the fourth chunk
+    return real_put(blocks, devices)
+
+  monkeypatch.setattr(mc, "_device_put_blocks", put_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    mc.estimate(key, _tournament, OWN_STATS, 640, checkpoint=path,
+                checkpoint_every_s=0, **kwargs)
+  assert os.path.exists(path)
+  calls.clear()
+  monkeypatch.setattr(mc, "_device_put_blocks",
+                      lambda b, d: (calls.append(1), real_put(b, d))[1])
+  resumed = mc.estimate(key, _tournament, OWN_STATS, 640, checkpoint=path,
+                        checkpoint_every_s=0, **kwargs)
+  _assert_same(ref, resumed)
+  # Chunks 0-2 came from the checkpoint: only the rest were drawn again.
+  chunks = ref["winner"].num_samples // 64
+  assert len(calls) == chunks - 3
+  # Another run's checkpoint (other seed) is not reused.
+  other = mc.estimate(jax.random.key(6), _tournament, OWN_STATS, 640,
+                      checkpoint=path, checkpoint_every_s=0, **kwargs)
+  _assert_same(other, mc.estimate(jax.random.key(6), _tournament, OWN_STATS,
+                                  640, **kwargs))
+
+
 # ---------------------------------------------------------------------------
 # Bad input: errors before any work
 # ---------------------------------------------------------------------------

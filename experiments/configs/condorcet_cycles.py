@@ -30,6 +30,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # Labeler counts for Mallows (not paddable: one compilation per n and m);
   # empty = config.num_voters.
   config.mallows_num_voters = (101,)
+  # Per-model labeler counts (models not listed use num_voters).
+  config.voters_by_model = {}
   # Per-model numbers of responses (models not listed use num_alternatives).
   # Mallows compiles once per n; independent_pairwise's Beta draws are slow
   # on a CPU and its P(cycle) is already ~1 at n = 10.
@@ -44,13 +46,32 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.num_samples = 400
   config.chunk_size = 400
   config.confidence = 0.95
+  # Adaptive stopping: None draws num_samples; a width w draws chunks until
+  # every probability's interval is at most w wide (at least min_samples,
+  # at most num_samples). Long cells checkpoint their sums every
+  # checkpoint_every_s seconds and resume from them after a kill.
+  config.target_width = None
+  config.min_samples = 0
+  config.checkpoint_every_s = 60.0
   if preset == "paper":
-    config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50,
-                               60, 80, 100)
-    config.num_voters = (3, 11, 101, 1001, 0)
-    config.mallows_num_voters = ()
-    config.num_alternatives_by_model = {}
-    config.pad_alternatives = False
-    config.num_samples = 20000
-    config.chunk_size = 2000
+    # Sized for the 2-core development machine (~15 min): 106 cells, each
+    # sampled until its 95% intervals are at most 0.01 wide. Left out for
+    # time: n > 50, m = 1001 for the Luce mixture and Mallows (their
+    # samplers cost O(m n log n) a profile), Mallows above n = 30 (one
+    # compile per n).
+    config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 50)
+    config.num_voters = (3, 11, 101, 1001)
+    config.models = ("impartial_culture", "mallows", "luce_mixture",
+                     "independent_pairwise")
+    config.voters_by_model = {"luce_mixture": (11, 101, 0),
+                              "independent_pairwise": (0,)}
+    config.mallows_num_voters = (11, 101)
+    config.num_alternatives_by_model = {
+        "mallows": (3, 4, 5, 6, 8, 10, 12, 15, 20, 30),
+        "independent_pairwise": (3, 4, 5, 6, 8, 10, 12, 15, 20)}
+    config.pad_alternatives = True
+    config.num_samples = 50000
+    config.chunk_size = 2048
+    config.target_width = 0.01
+    config.min_samples = 2048
   return config

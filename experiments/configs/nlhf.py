@@ -32,12 +32,14 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     c.checkpoint_every = 40
     c.batch_size = 64
   elif preset == "paper":
-    # Every algorithm and RLHF on all three oracles, longer training
-    # (15 runs; roughly 20-40 min on 2 CPU cores).
+    # Every algorithm and RLHF on the population oracle, longer training
+    # (5 runs, ~8 min on 2 CPU cores). The qlora_gpt4 and learned oracles
+    # are left out of the paper run for time: add them with
+    # --config.oracle=population,qlora_gpt4,learned (15 runs, 20-40 min).
     c.algorithm = ALL_ALGORITHMS
-    c.oracle = "population,qlora_gpt4,learned"
+    c.oracle = "population"
     c.num_prompts = 512
-    c.num_steps = 1000
+    c.num_steps = 500
     c.eval_every = 50
     c.checkpoint_every = 100
     c.batch_size = 128
