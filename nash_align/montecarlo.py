@@ -202,6 +202,7 @@ _SAMPLER_OUTPUT = {
     "impartial_culture": "rankings",
     "impartial_culture_counts": "counts",
     "independent_pairwise": "matrix",
+    "luce_mixture": "rankings",
     "mallows": "rankings",
     "plackett_luce": "rankings",
     "population_mixture": "rankings",
@@ -235,7 +236,8 @@ def make_sampler(name: str, num_alternatives: int | None = None,
     num_voters: ``m >= 1`` labelers (ranking and count samplers only).
     dtype: float dtype of ``P`` (``None``: float32, float64 under x64).
     **params: the sampler's own parameters (``phi``, ``weights``,
-      ``group_weights``, ``group_probs``, ``a``, ``b``, ...).
+      ``group_weights``, ``group_probs``, ``num_groups``, ``scale``, ``a``,
+      ``b``, ...).
 
   Returns:
     A batched sampler (attribute ``batched = True``): ``sample(key, shape)``
@@ -273,6 +275,12 @@ def make_sampler(name: str, num_alternatives: int | None = None,
 
   if name in ("impartial_culture", "impartial_culture_counts", "mallows"):
     draw = lambda key, shape: fn(key, m, n, shape=shape, **params)
+  elif name == "luce_mixture":
+    if "num_groups" not in params:
+      raise ValueError("sampler 'luce_mixture' needs num_groups (labeler "
+                       "groups, in sampler_params).")
+    draw = lambda key, shape: fn(key, params["num_groups"], m, n,
+                                 scale=params.get("scale", 1.0), shape=shape)
   elif name == "plackett_luce":
     draw = lambda key, shape: fn(key, params["weights"], m, shape=shape)
   elif name == "population_mixture":

@@ -396,3 +396,19 @@ def test_sampler_args_reuse_one_compilation():
                   sampler_args=(jnp.int32(2),))
   assert len(traces) == 3  # no new jit trace
   _assert_same(a, b)  # a relabelling keeps every sample's winner indicator
+
+
+def test_luce_mixture_sampler_is_registered_and_draws_block_by_block():
+  key = jax.random.key(9)
+  est = mc.estimate(key, "luce_mixture", ["condorcet_winner_exists"], 256,
+                    block_size=128, num_alternatives=4, num_voters=5,
+                    sampler_params={"num_groups": 2})
+  wins = []
+  for b in range(2):  # block b is drawn from fold_in(key, b)
+    rankings = preferences.luce_mixture(jax.random.fold_in(key, b), 2, 5, 4,
+                                        shape=(128,))
+    P = preferences.preference_matrix(preferences.pairwise_counts(rankings))
+    wins.append(np.asarray(social_choice.condorcet_winner(P)) >= 0)
+  assert est["condorcet_winner_exists"].mean == np.concatenate(wins).mean()
+  with pytest.raises(ValueError, match="num_groups"):
+    mc.make_sampler("luce_mixture", 4, 5)
