@@ -18,6 +18,7 @@ The quick preset runs everything in under 5 minutes on 2 CPU cores.
 
 import importlib
 import os
+import platform
 import re
 import time
 import traceback
@@ -53,6 +54,32 @@ def _relink(section: str, name: str) -> str:
   return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", fix, section)
 
 
+def environment(preset: str, experiments=EXPERIMENTS) -> str:
+  """Markdown: versions, machine and each experiment's seed for the report."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import nash_align  # pylint: disable=g-import-not-at-top
+  versions = {"nash_align": nash_align.__version__,
+              "python": platform.python_version(), "jax": jax.__version__,
+              "numpy": np.__version__}
+  for name in ("jaxlib", "flax", "optax", "orbax.checkpoint", "scipy"):
+    try:
+      versions[name] = importlib.import_module(name).__version__
+    except (ImportError, AttributeError):
+      pass
+  seeds = []
+  for name in experiments:
+    config = importlib.import_module(
+        f"experiments.configs.{name}").get_config(preset)
+    seeds.append(f"{name}: {config.get('seed', 'n/a')}")
+  return (
+      f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, JAX devices "
+      f"{', '.join(str(d) for d in jax.devices())}. Versions: "
+      + ", ".join(f"{k} {v}" for k, v in versions.items())
+      + f". Seeds: {'; '.join(seeds)}. Started "
+      + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ".\n")
+
+
 def run_all(preset: str, workdir: str,
             experiments=EXPERIMENTS) -> tuple[str, list[str]]:
   """Runs ``experiments`` with ``preset``; returns (report markdown, failures).
@@ -69,6 +96,7 @@ def run_all(preset: str, workdir: str,
   if not workdir:
     raise ValueError("workdir must be a directory path.")
   os.makedirs(workdir, exist_ok=True)
+  env = environment(preset, experiments)
   sections, timings, failures = [], [], []
   total_start = time.perf_counter()
   for name in experiments:
@@ -95,7 +123,8 @@ def run_all(preset: str, workdir: str,
       "# nash_align: reproduced figures\n\n"
       f"Preset `{preset}`; total {total:.1f} s.\n\n"
       f"Command: `python -m experiments.reproduce_figures --preset={preset} "
-      f"--workdir={workdir}`\n\n" + common.markdown_table(timings) + "\n")
+      f"--workdir={workdir}`\n\n" + env + "\n"
+      + common.markdown_table(timings) + "\n")
   report = header + "\n".join(sections)
   common.atomic_write_text(os.path.join(workdir, "report.md"), report)
   common.write_json(os.path.join(workdir, "timings.json"),
