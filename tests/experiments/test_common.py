@@ -51,6 +51,27 @@ def test_result_cache_reuses_only_the_same_program_and_config(
   assert len(os.listdir(tmp_path / "w" / "cells")) == 3
 
 
+def test_a_cells_partial_checkpoint_lives_under_its_fingerprint_until_saved(
+    tmp_path):
+  module = _module(tmp_path, "exp", "X = 1\n")
+  config = ml_collections.ConfigDict(dict(seed=0))
+  cache = common.ResultCache(str(tmp_path / "w"), config, module)
+  partial = cache.partial_path("cell/a")
+  assert partial.startswith(cache.directory) and partial.endswith(".npz")
+
+  def compute():
+    # A long cell writes its checkpoint while it runs.
+    os.makedirs(os.path.dirname(partial), exist_ok=True)
+    with open(partial, "wb") as f:
+      f.write(b"sums")
+    assert os.path.exists(partial)
+    return {"mean": 0.5}
+
+  assert cache.get_or_compute("cell/a", compute) == {"mean": 0.5}
+  assert not os.path.exists(partial)  # removed once the cell is saved
+  assert os.path.exists(cache.path("cell/a"))
+
+
 def _run_binary(workdir, *extra):
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
   return subprocess.run(
