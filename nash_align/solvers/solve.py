@@ -192,9 +192,10 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
     step_size: ``eta`` for payoffs scaled to ``max |A| = 1`` (per game); default
       the method's own.
     check_every: iterations between certificate checks.
-    chunk_size: games per jitted call of the eager mode (memory
-      ``O(chunk_size n k)``); ``None``: :func:`default_chunk_size`. Results
-      do not depend on it.
+    chunk_size: games solved together (memory ``O(chunk_size n k)``): per
+      jitted call of the eager mode, per step of a ``lax.map`` under
+      ``jit``; ``None``: :func:`default_chunk_size`. Results do not depend
+      on it.
     validate: run the value checks on concrete input.
 
   Returns:
@@ -261,7 +262,8 @@ def solve(A, method: str = "auto", tol: float = 1e-6,
   if fallback is not None:
     raise ValueError("fallback='lp' needs concrete input (HiGHS runs on the "
                      "host); under jit it is not available.")
-  return _solve_traced(A, ref_row, ref_col, same_ref, symmetric, **opts)
+  return _solve_traced(A, ref_row, ref_col, same_ref, symmetric,
+                       int(chunk_size), **opts)
 
 
 
@@ -305,14 +307,50 @@ def _chain(flat, lrx, lry, sym, methods, regularized, opts):
   return cert, its
 
 
-def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
-                  beta, step_size, check_every, methods):
+def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, chunk_size, *,
+                  tol, max_iters, beta, step_size, check_every, methods):
   dt = _working_dtype(A)
   A = jnp.asarray(A, dt)
   n, k = A.shape[-2:]
   batch = A.shape[:-2]
   flat = A.reshape((-1, n, k))
   lrx, lry = _log_refs(ref_row, ref_col, batch, n, k, dt, jnp)
+  solve_flat = functools.partial(
+      _solve_flat, same_ref=same_ref, symmetric=symmetric, tol=tol,
+      max_iters=max_iters, beta=beta, step_size=step_size,
+      check_every=check_every, methods=methods)
+  games = flat.shape[0]
+  if games > chunk_size:
+    # Chunks in sequence (lax.map): each game's answer does not depend on
+    # its batch, and on a CPU a chunk's tableaux stay in cache (the default
+    # chunk is the eager call's; on accelerators it is large enough to fill
+    # the device). Padding games are zero games, solved at once.
+    num = -(-games // chunk_size)
+    pad = num * chunk_size - games
+    fold = lambda a: jnp.concatenate(
+        [a, jnp.zeros((pad,) + a.shape[1:], a.dtype)]
+        if pad else [a]).reshape((num, chunk_size) + a.shape[1:])
+    lrx_f = jnp.concatenate([lrx, lrx[:1].repeat(pad, 0)]) if pad else lrx
+    lry_f = jnp.concatenate([lry, lry[:1].repeat(pad, 0)]) if pad else lry
+    out = jax.lax.map(lambda c: solve_flat(*c),
+                      (fold(flat), lrx_f.reshape((num, chunk_size, n)),
+                       lry_f.reshape((num, chunk_size, k))))
+    cert, its = jax.tree.map(
+        lambda a: a.reshape((num * chunk_size,) + a.shape[2:])[:games], out)
+  else:
+    cert, its = solve_flat(flat, lrx, lry)
+  shape = lambda a, m=None: a.reshape(batch + (() if m is None else (m,)))
+  return NashResult(
+      row=shape(cert.row, n), col=shape(cert.col, k), value=shape(cert.value),
+      gap=shape(cert.gap), iterations=shape(its),
+      converged=shape(cert.certified), row_support=shape(cert.row_support, n),
+      col_support=shape(cert.col_support, k))
+
+
+def _solve_flat(flat, lrx, lry, *, same_ref, symmetric, tol, max_iters, beta,
+                step_size, check_every, methods):
+  """``(certificate, iterations)`` of the games ``flat`` ``[G, n, k]``."""
+  n, k = flat.shape[-2:]
   regularized = beta > 0
   opts = dict(beta=beta, step_size=step_size, tol=tol, max_iters=max_iters,
               check_every=check_every)
@@ -338,12 +376,7 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, *, tol, max_iters,
     pick = lambda a, b: jnp.where(
         skew.reshape(skew.shape + (1,) * (a.ndim - 1)), a, b)
     cert, its = jax.tree.map(pick, c1, c0), jnp.where(skew, i1, i0)
-  shape = lambda a, m=None: a.reshape(batch + (() if m is None else (m,)))
-  return NashResult(
-      row=shape(cert.row, n), col=shape(cert.col, k), value=shape(cert.value),
-      gap=shape(cert.gap), iterations=shape(its),
-      converged=shape(cert.certified), row_support=shape(cert.row_support, n),
-      col_support=shape(cert.col_support, k))
+  return cert, its
 
 
 # ----------------------------------------------------------------------------
