@@ -87,6 +87,13 @@ def _solve(A, **kwargs) -> NashResult:
                                    "payoff property check")
 
 
+def _solve_tight(A) -> NashResult:
+  """General games to a gap of 1e-9, which float32 strategies cannot always
+  reach: solved in float64 (x64 on for this call; A is float64)."""
+  with jax.enable_x64(True):
+    return _solve(np.asarray(A, np.float64), symmetric=False, tol=1e-9)
+
+
 def _pair_matrix(u: jax.Array) -> jax.Array:
   """``[B, n, n]`` preference matrices from the strict upper triangle of u."""
   n = u.shape[-1]
@@ -406,7 +413,7 @@ def _general_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
     P, mask = _sample_general(k, kind, num_games, n)
     mask = np.asarray(mask)
     A = _payoff_general(psi, P)
-    res = _solve(A, symmetric=False, tol=1e-9)
+    res = _solve_tight(A)
     row = np.asarray(res.row, np.float64)
     col = np.asarray(res.col, np.float64)
     v_lo = np.min(np.einsum("bi,bij->bj", row, A), axis=-1)
@@ -701,7 +708,7 @@ def is_preference_matching(psi: PayoffTransform, key, *,
       amax = np.max(np.abs(A), axis=(-2, -1))
     else:
       A = _payoff_general(psi, P)
-      res = _solve(A, symmetric=False, tol=1e-9)
+      res = _solve_tight(A)
       v_hi = np.max(np.einsum("bij,bj->bi", A, np.asarray(res.col,
                                                           np.float64)), -1)
       cert = v_hi - np.min(np.einsum("bi,bij->bj", target, A), axis=-1)
