@@ -77,5 +77,5 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     c.taus = "0.05"
     c.num_steps = 400
     c.eval_every = 200
-    c.rlhf_converged_steps = 1500
+    c.rlhf_converged_steps = 1600
   return c
