@@ -368,26 +368,6 @@ def _is_antisymmetric_transform(psi) -> bool:
   return bool(np.all(err <= 1e-3 * (1 + np.abs(A))))
 
 
-def _max_on_optimal_set(A: np.ndarray, v: float, weights: np.ndarray):
-  """``max w.x`` over ``{x in simplex : min_j (x^T A)_j >= v}`` (HiGHS).
-
-  With ``v`` at most the game value this set contains every maximin (Nash)
-  strategy of the row player.
-
-  Returns:
-    ``(max, argmax x [n])``; ``(-inf, None)`` if the set is empty.
-  """
-  from scipy import optimize  # pylint: disable=g-import-not-at-top
-  n, k = A.shape
-  res = optimize.linprog(-weights, A_ub=-A.T, b_ub=-np.full(k, v),
-                         A_eq=np.ones((1, n)), b_eq=[1.0],
-                         bounds=[(0, None)] * n, method="highs")
-  if res.status != 0:
-    return -np.inf, None
-  x = np.clip(res.x, 0, None)
-  return float(weights @ x), x / x.sum()
-
-
 def _general_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
                    eq_tol: float) -> PropertyCheck:
   """Condorcet ("condorcet"), Smith ("smith") or mixed ("cycle") for any Psi.
@@ -446,7 +426,8 @@ def _general_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
           if bad:
             witness, reason = row[b], "solver contradicts the certificate"
         else:
-          m, x = _max_on_optimal_set(Ab, v_lo[b] - tol[b], others * 1.0)
+          m, x = solvers.max_weight_guaranteeing(Ab, v_lo[b] - tol[b],
+                                                 others * 1.0)
           bad = m > eq_tol
           if bad:
             witness = x
@@ -455,7 +436,7 @@ def _general_check(psi, key, kind: str, num_games: int, sizes: Sequence[int],
       elif kind == "smith":
         outside = ~mb * 1.0
         ret_bad = row[b] @ outside > eq_tol
-        cert, x = _max_on_optimal_set(Ab, v_lo[b] - tol[b], outside)
+        cert, x = solvers.max_weight_guaranteeing(Ab, v_lo[b] - tol[b], outside)
         bad = cert > eq_tol
         if bad:
           witness = x
@@ -995,6 +976,6 @@ def nash_solution_spread(A, *, tol: float = 1e-9):
   low, high = np.zeros(n), np.zeros(n)
   for i in range(n):
     e = np.eye(n)[i]
-    high[i] = _max_on_optimal_set(A, v, e)[0]
-    low[i] = -_max_on_optimal_set(A, v, -e)[0]
+    high[i] = solvers.max_weight_guaranteeing(A, v, e)[0]
+    low[i] = -solvers.max_weight_guaranteeing(A, v, -e)[0]
   return value, float(np.max(high - low)), low, high

@@ -420,3 +420,21 @@ def test_every_product_in_the_kernel_asks_for_true_float32(beta):
   assert precisions, "no matrix product found: the walker is broken"
   highest = jax.lax.Precision.HIGHEST
   assert all(p == (highest, highest) for p in precisions), precisions
+
+
+def test_max_weight_guaranteeing_against_closed_forms():
+  rps = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
+  # Rock-paper-scissors: only (1/3, 1/3, 1/3) guarantees the value 0.
+  m, x = solvers.max_weight_guaranteeing(rps, 0.0, np.array([1.0, 0, 0]))
+  np.testing.assert_allclose(m, 1 / 3, atol=1e-9)
+  np.testing.assert_allclose(x, np.full(3, 1 / 3), atol=1e-9)
+  # Two identical best rows: every mix of them guarantees 1, so the most on
+  # row 1 is 1 and the most on the dominated row 2 is 0.
+  A = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+  assert solvers.max_weight_guaranteeing(A, 1.0, np.array([0, 1.0, 0]))[0] \
+      == pytest.approx(1.0)
+  assert solvers.max_weight_guaranteeing(A, 1.0, np.array([0, 0, 1.0]))[0] \
+      == pytest.approx(0.0, abs=1e-12)
+  # Above the value nothing guarantees it.
+  assert solvers.max_weight_guaranteeing(rps, 0.1, np.ones(3)) == (
+      -np.inf, None)

@@ -93,6 +93,36 @@ def solve_lp(A, tol: float = 1e-9) -> NashResult:
   )
 
 
+def max_weight_guaranteeing(A, value: float, weights):
+  """``max w . x`` over row strategies that guarantee ``value`` (HiGHS).
+
+  The set ``{x in simplex : min_j (x^T A)_j >= value}``; with ``value`` at
+  most the game's value it holds every maximin (Nash) strategy of the row
+  player, so the maximum bounds what any equilibrium puts on ``weights``.
+
+  Args:
+    A: ``[n, k]`` row payoff (float64 numpy).
+    value: the guarantee.
+    weights: ``[n]`` objective.
+
+  Returns:
+    ``(max, argmax x [n])``; ``(-inf, None)`` when no strategy guarantees
+    ``value``.
+  """
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
+  A = np.asarray(A, np.float64)
+  weights = np.asarray(weights, np.float64)
+  n, k = A.shape
+  res = optimize.linprog(-weights, A_ub=-A.T, b_ub=-np.full(k, value),
+                         A_eq=np.ones((1, n)), b_eq=[1.0],
+                         bounds=[(0, None)] * n, method="highs")
+  if res.status != 0:
+    return -np.inf, None
+  x = np.clip(res.x, 0, None)
+  return float(weights @ x), x / x.sum()
+
+
 __all__ = (
+    "max_weight_guaranteeing",
     "solve_lp",
 )
