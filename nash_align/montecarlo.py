@@ -720,14 +720,14 @@ def _load_checkpoint(path, fingerprint, names):
     return int(z["next_chunk"]), _Totals(sums, sums_sq, unc, int(z["count"]))
 
 
-def _narrow_enough(plan: _Plan, kinds, totals, totals_sq, count) -> bool:
+def _narrow_enough(plan: _Plan, totals, totals_sq, count) -> bool:
   """The ``target_width`` stopping rule after ``count`` samples."""
   if plan.target_width is None or count < max(plan.min_samples, 1):
     return False
   widths = []
-  for nm in plan.specs:
-    if kinds[nm] in ("probability", "histogram"):
-      est = _summarise(kinds[nm], totals[nm], totals_sq[nm], count,
+  for nm, spec in plan.specs.items():
+    if spec.kind in ("probability", "histogram"):
+      est = _summarise(spec.kind, totals[nm], totals_sq[nm], count,
                        plan.confidence)
       widths.append(float(np.max(est.high - est.low)))
   return bool(widths) and max(widths) <= plan.target_width
@@ -751,7 +751,7 @@ def _run_chunks(plan: _Plan, progress, checkpoint=None, fingerprint="",
     first_chunk, saved = resumed
     totals, totals_sq = dict(saved.sums), dict(saved.sums_sq)
     uncertified, count = dict(saved.uncertified), saved.count
-    if _narrow_enough(plan, kinds, totals, totals_sq, count):
+    if _narrow_enough(plan, totals, totals_sq, count):
       first_chunk = num_chunks  # it had stopped: nothing left to draw
   # Only process 0 writes (all processes hold the same sums).
   writer = checkpoint is not None and jax.process_index() == 0
@@ -788,7 +788,7 @@ def _run_chunks(plan: _Plan, progress, checkpoint=None, fingerprint="",
       if bar is not None:
         bar.update(new_count - count)
       count = new_count
-      done = _narrow_enough(plan, kinds, totals, totals_sq, count)
+      done = _narrow_enough(plan, totals, totals_sq, count)
       if writer and not done and chunk + 1 < num_chunks and (
           time.monotonic() - last_save >= checkpoint_every_s):
         _save_checkpoint(checkpoint, fingerprint, chunk + 1,

@@ -438,3 +438,15 @@ def test_max_weight_guaranteeing_against_closed_forms():
   # Above the value nothing guarantees it.
   assert solvers.max_weight_guaranteeing(rps, 0.1, np.ones(3)) == (
       -np.inf, None)
+
+
+def test_require_certified_by_converged_or_by_a_gap_bound():
+  import types  # pylint: disable=g-import-not-at-top
+  res = types.SimpleNamespace(converged=np.array([True, False]),
+                              gap=np.array([1e-12, 5e-8]))
+  with pytest.raises(RuntimeError, match=r"certify 1 game\(s\) \(flat "
+                     r"indices \[1\]\)"):
+    solvers.require_certified(res, "caller")
+  assert solvers.require_certified(res, "caller", max_gap=1e-7) is res
+  with pytest.raises(RuntimeError, match="to a duality gap of 1e-08"):
+    solvers.require_certified(res, "caller", max_gap=1e-8)

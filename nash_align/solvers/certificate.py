@@ -124,25 +124,34 @@ def regularized_value(A, row, col, beta, ref_row, ref_col) -> np.ndarray:
           + beta * _xlogx_ratio(y, np.log(np.asarray(ref_col, np.float64))))
 
 
-def require_certified(result, what: str):
+def require_certified(result, what: str, max_gap=None):
   """Returns ``result``; raises if a concrete result has an uncertified game.
 
   For callers that must not use an uncertified answer silently. Under
   ``jit`` (traced ``converged``) nothing can be raised: the caller reports
   ``result.converged`` instead.
 
+  Args:
+    result: a :class:`NashResult`.
+    what: the caller, named in the error.
+    max_gap: None: every game must be ``converged`` (gap <= the solve's
+      ``tol``); a number: every game's float64 gap must be at most it (for
+      callers that ask for a tiny ``tol`` but can use any gap up to
+      ``max_gap``, as they account for it).
+
   Raises:
     RuntimeError: naming ``what`` and the first uncertified games.
   """
-  conv = result.converged
-  if not isinstance(conv, jax.core.Tracer):
-    c = np.asarray(conv).reshape(-1)
+  ok = result.converged if max_gap is None else result.gap <= max_gap
+  if not isinstance(ok, jax.core.Tracer):
+    c = np.asarray(ok).reshape(-1)
     if not np.all(c):
       bad = np.flatnonzero(~c)
+      bound = "" if max_gap is None else f" to a duality gap of {max_gap:g}"
       raise RuntimeError(
-          f"{what}: the solver could not certify {len(bad)} game(s) (flat "
-          f"indices {bad[:10].tolist()}); pass fallback='lp' or a larger "
-          "max_iters.")
+          f"{what}: the solver could not certify {len(bad)} game(s){bound} "
+          f"(flat indices {bad[:10].tolist()}); pass fallback='lp' or a "
+          "larger max_iters.")
   return result
 
 

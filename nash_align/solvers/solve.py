@@ -324,17 +324,18 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, chunk_size, *,
     # Chunks in sequence (lax.map): each game's answer does not depend on
     # its batch, and on a CPU a chunk's tableaux stay in cache (the default
     # chunk is the eager call's; on accelerators it is large enough to fill
-    # the device). Padding games are zero games, solved at once.
+    # the device). Padding games are zero games (solved at once) with game
+    # 0's reference.
     num = -(-games // chunk_size)
     pad = num * chunk_size - games
-    fold = lambda a: jnp.concatenate(
-        [a, jnp.zeros((pad,) + a.shape[1:], a.dtype)]
-        if pad else [a]).reshape((num, chunk_size) + a.shape[1:])
-    lrx_f = jnp.concatenate([lrx, lrx[:1].repeat(pad, 0)]) if pad else lrx
-    lry_f = jnp.concatenate([lry, lry[:1].repeat(pad, 0)]) if pad else lry
+
+    def fold(a, fill):
+      a = jnp.concatenate([a, jnp.broadcast_to(fill, (pad,) + a.shape[1:])])
+      return a.reshape((num, chunk_size) + a.shape[1:])
+
     out = jax.lax.map(lambda c: solve_flat(*c),
-                      (fold(flat), lrx_f.reshape((num, chunk_size, n)),
-                       lry_f.reshape((num, chunk_size, k))))
+                      (fold(flat, jnp.zeros((), flat.dtype)),
+                       fold(lrx, lrx[0]), fold(lry, lry[0])))
     cert, its = jax.tree.map(
         lambda a: a.reshape((num * chunk_size,) + a.shape[2:])[:games], out)
   else:
