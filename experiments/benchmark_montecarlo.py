@@ -5,7 +5,9 @@ measured in one run for
 
   * ``jax_counts``: ``montecarlo.estimate`` with ``impartial_culture_counts``
     (exact: insertion digits from few random bits, counts read off the
-    insertion),
+    insertion), over all devices (on a CPU host: one device a core, see
+    ``config.cpu_devices``) and, as ``jax_counts_1dev``, over one device
+    (one core, like NumPy),
   * ``jax_rankings``: ``montecarlo.estimate`` through the public rankings API
     (``impartial_culture`` then ``pairwise_counts``),
   * ``numpy_compare``: plain NumPy, vectorised over a batch of profiles and
@@ -113,17 +115,47 @@ def _best_rate(fn, num_samples, repeats):
   return num_samples / best, value
 
 
-def _jax_rate(sampler, n, config, num_samples):
+def configure_cpu_devices(count: int) -> int:
+  """Asks JAX for ``count`` CPU devices (0: one a core) before it starts.
+
+  XLA runs one CPU device's program on one core for kernels like these, so
+  the engine uses a multi-core host by sharding its blocks over one CPU device
+  a core (as on a multi-GPU host). Only possible before JAX initialises its
+  backends; afterwards (e.g. inside a test run) the existing devices are kept.
+
+  Returns:
+    The number of CPU devices JAX will use (``len(jax.devices("cpu"))`` once
+    started).
+  """
+  count = int(count) or os.cpu_count() or 1
+  try:
+    jax.config.update("jax_num_cpu_devices", count)
+  except RuntimeError:  # backends already initialised: keep what is there
+    return len(jax.devices("cpu"))
+  return count
+
+
+def _jax_rate(sampler, n, config, num_samples, devices):
+  """Steady-state samples/s of ``montecarlo.estimate`` on ``devices``: one
+  warm-up call (compiles), then the timed calls, grown to at least
+  ``config.min_timing_s`` each so per-call planning does not dominate."""
   kwargs = dict(num_alternatives=n, num_voters=config.num_voters,
                 chunk_size=config.chunk_size, block_size=config.block_size,
-                progress=False)
+                progress=False, devices=devices)
   key = jax.random.key(config.seed)
   chunk = min(config.chunk_size, num_samples)
-  montecarlo.estimate(key, sampler, STAT, chunk, **kwargs)  # compile
-  return _best_rate(
-      lambda: montecarlo.estimate(key, sampler, STAT, num_samples,
-                                  **kwargs)[STAT].mean,
-      num_samples, config.repeats)
+  call = lambda num: montecarlo.estimate(key, sampler, STAT, num, **kwargs)
+  call(chunk)  # compile
+  start = time.perf_counter()
+  call(num_samples)
+  seconds = time.perf_counter() - start
+  if seconds < config.min_timing_s:
+    grow = config.min_timing_s / max(seconds, 1e-3)
+    num_samples = min(int(num_samples * grow) // chunk * chunk + chunk,
+                      1 << 30)
+  rate, p = _best_rate(lambda: call(num_samples)[STAT].mean, num_samples,
+                       config.repeats)
+  return rate, p, num_samples
 
 
 _MEMORY_SCRIPT = """
@@ -170,15 +202,28 @@ def run(config, workdir: str) -> str:
   if any(int(num) < 1 for num in config.memory_samples):
     raise ValueError("config.memory_samples must be >= 1, got "
                      f"{tuple(config.memory_samples)}.")
+  if config.min_timing_s < 0:
+    raise ValueError(
+        f"config.min_timing_s must be >= 0, got {config.min_timing_s}.")
+  if int(config.cpu_devices) < 0:
+    raise ValueError(
+        f"config.cpu_devices must be >= 0, got {config.cpu_devices}.")
+  configure_cpu_devices(config.cpu_devices)
+  devices = jax.devices()
   m = config.num_voters
   rows = []
   for n in config.num_alternatives:
     rng = np.random.default_rng(config.seed)
-    row = {"n": n, "m": m}
-    rate, p = _jax_rate("impartial_culture_counts", n, config,
-                        config.jax_samples)
-    row.update(jax_counts=rate, p_jax_counts=p)
-    rate, p = _jax_rate("impartial_culture", n, config, config.jax_samples)
+    row = {"n": n, "m": m, "devices": len(devices)}
+    rate, p, num = _jax_rate("impartial_culture_counts", n, config,
+                             config.jax_samples, devices)
+    row.update(jax_counts=rate, p_jax_counts=p, jax_counts_samples=num)
+    if len(devices) > 1:
+      rate, p, num = _jax_rate("impartial_culture_counts", n, config,
+                               config.jax_samples, devices[:1])
+    row.update(jax_counts_1dev=rate, p_jax_counts_1dev=p)
+    rate, p, _ = _jax_rate("impartial_culture", n, config,
+                           config.jax_samples, devices)
     row.update(jax_rankings=rate, p_jax_rankings=p)
     ns = config.numpy_samples
     rate, w = _best_rate(
@@ -204,6 +249,7 @@ def run(config, workdir: str) -> str:
     best_numpy = max(row["numpy_compare"], row["numpy_argsort"],
                      row["numpy_compare_full"])
     row["counts_vs_numpy"] = row["jax_counts"] / best_numpy
+    row["counts_1dev_vs_numpy"] = row["jax_counts_1dev"] / best_numpy
     row["rankings_vs_numpy"] = row["jax_rankings"] / best_numpy
     row["counts_vs_pref_voting"] = row["jax_counts"] / row["pref_voting"]
     rows.append(row)
@@ -225,13 +271,18 @@ def run(config, workdir: str) -> str:
                     {"meta": meta, "throughput": rows, "memory": memory})
   common.write_csv(os.path.join(workdir, "benchmark_montecarlo.csv"), rows)
   table = common.markdown_table(
-      [{"n": r["n"], "JAX counts (samples/s)": round(r["jax_counts"]),
+      [{"n": r["n"],
+        f"JAX counts, {r['devices']} devices (samples/s)": round(
+            r["jax_counts"]),
+        "JAX counts, 1 device": round(r["jax_counts_1dev"]),
         "JAX rankings API": round(r["jax_rankings"]),
         "NumPy compare": round(r["numpy_compare"]),
         "NumPy argsort": round(r["numpy_argsort"]),
         "NumPy compare (f64, n x n)": round(r["numpy_compare_full"]),
         "pref_voting": round(r["pref_voting"], 1),
         "counts / best NumPy": round(r["counts_vs_numpy"], 2),
+        "counts (1 device) / best NumPy": round(r["counts_1dev_vs_numpy"],
+                                                2),
         "rankings / best NumPy": round(r["rankings_vs_numpy"], 2),
         "counts / pref_voting": round(r["counts_vs_pref_voting"], 1),
         "P(CW) JAX / NumPy / pv": (f"{r['p_jax_counts']:.3f} / "

@@ -230,18 +230,34 @@ def test_impartial_culture_permutation_index_uniform():
   assert stats.chisquare(np.bincount(np.argsort(r)[:, 7])).pvalue > 1e-4
 
 
-def test_counting_sort_is_sort():
-  # Distinct keys (as impartial_culture packs them), rows of 9 and 32.
-  for n in (9, 32):
-    bits = jax.random.bits(_keys(47), (4, 50, n), jnp.uint32)
-    keys = (bits & ~jnp.uint32(63)) | jnp.arange(n, dtype=jnp.uint32)[None, None]
-    np.testing.assert_array_equal(jax.jit(pr._counting_sort)(keys),
-                                  jnp.sort(keys, axis=-1))
+@pytest.mark.parametrize("n", [9, 33])
+def test_insertion_rankings_give_the_counts_kernels_counts(n):
+  # Same key, one round: both kernels decode the same insertion digits, one
+  # into rankings (then counted by pairwise_counts), one straight into counts.
+  assert ck.ic_rounds(5, 13, n, None)[1:] == (1, 1)
+  r = pr.impartial_culture(_keys(48), 13, n, shape=(5,))
+  _assert_is_permutation_rows(r)
+  np.testing.assert_array_equal(
+      pr.pairwise_counts(r), pr.impartial_culture_counts(_keys(48), 13, n,
+                                                         shape=(5,)))
 
 
-@pytest.mark.parametrize("n", [2, 7, 9, 33])
+def test_impartial_culture_insertion_path_uniform():
+  # n = 9 (the first size built from insertion digits): the top two and the
+  # positions of the first and last inserted alternatives are uniform.
+  r = np.asarray(pr.impartial_culture(_keys(49), 11, 9, shape=(2000,)))
+  r = r.reshape(-1, 9)  # 22,000 rankings
+  top_two = np.bincount(r[:, 0] * 9 + r[:, 1], minlength=81)
+  assert np.all(top_two[::10] == 0)
+  assert stats.chisquare(top_two[top_two > 0]).pvalue > 1e-4
+  pos = np.argsort(r, axis=-1)
+  for alt in (0, 8):
+    assert stats.chisquare(np.bincount(pos[:, alt], minlength=9)).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("n", [2, 7, 9, 64, 65])
 def test_impartial_culture_valid_rankings(n):
-  # Each side of the n <= 8 and n <= 32 switches, and n = 2 (no rejection).
+  # Each side of the n <= 8 and n <= 64 switches, and n = 2 (no rejection).
   r = pr.impartial_culture(_keys(45), 33, n, shape=(2, 3))
   assert r.shape == (2, 3, 33, n) and r.dtype == jnp.int32
   _assert_is_permutation_rows(r)
@@ -255,20 +271,22 @@ def _insertion_ranking(digits):
   return ranking
 
 
-# n = 70 runs the fori_loop path (n > 64); n = 2 has a single pair.
-@pytest.mark.parametrize("n", [2, 5, 9, 70])
-def test_insertion_counts_brute_force(n):
+# n = 70 runs the fori_loop path (n > 64); n = 2 has a single pair; 255
+# voters at n = 40 make the summed positions wrap around 256 many times.
+@pytest.mark.parametrize("n,voters", [(2, 7), (5, 7), (9, 7), (40, 255),
+                                      (70, 7)])
+def test_insertion_counts_brute_force(n, voters):
   rng = np.random.default_rng(n)
-  voters, lanes = 7, 3
+  lanes = 2
   s = np.stack([rng.integers(0, j + 1, (voters, lanes))
                 for j in range(n)]).astype(np.uint8)
-  got = np.asarray(jax.jit(ck.insertion_counts)(jnp.asarray(s)))
-  jj, ii = ck._insertion_pairs(n)
-  ref = np.zeros((len(jj), lanes), np.int64)
+  lower, lower_t = jax.jit(ck.insertion_counts)(jnp.asarray(s))
+  ref = np.zeros((n, n, lanes), np.int64)
   for lane in range(lanes):
     r = np.array([_insertion_ranking(s[:, v, lane]) for v in range(voters)])
-    ref[:, lane] = _brute_counts(r)[jj, ii]
-  np.testing.assert_array_equal(got, ref)
+    ref[..., lane] = np.tril(_brute_counts(r), -1)  # [j, i]: j above i
+  np.testing.assert_array_equal(lower, ref)
+  np.testing.assert_array_equal(lower_t, ref.transpose(1, 0, 2))
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 9, 20, 50])
@@ -327,9 +345,10 @@ def test_impartial_culture_counts_other_key_impl():
   np.testing.assert_array_equal((c + np.swapaxes(c, -1, -2))[:, 0, 1:], 9)
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 6])
+# n <= 6: rankings looked up by code; 7 <= n <= 64: rows of positions.
+@pytest.mark.parametrize("n", [2, 3, 5, 6, 7, 20, 64])
 @pytest.mark.parametrize("m", [1, 7, 256, 600])
-def test_pairwise_counts_code_path_matches_comparisons(n, m):
+def test_pairwise_counts_fast_paths_match_comparisons(n, m):
   # Random rankings (not impartial culture's own draws); m > 255 sums the
   # lanes in several groups, the last one padded.
   rng = np.random.default_rng(n * 1000 + m)
@@ -370,8 +389,8 @@ def test_pairwise_counts_large_profile_small_memory():
     p = pos[s:s + 10_000]
     ref += (p[:, :, None] < p[:, None, :]).sum(0)
   np.testing.assert_array_equal(c, ref)
-  # n = 50 packs 26 random bits with a 6-bit index; each alternative's
-  # position must be uniform over the 50 slots.
+  # n = 50 is drawn from insertion digits; each alternative's position must
+  # be uniform over the 50 slots.
   for alt in (0, 17, 49):
     hist = np.bincount(pos[:, alt], minlength=n)
     assert stats.chisquare(hist).pvalue > 1e-4

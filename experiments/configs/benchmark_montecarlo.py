@@ -27,6 +27,12 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.chunk_size = 16384  # samples per jitted engine step
   config.block_size = 128  # samples drawn together (the engine's default)
   config.jax_samples = 32768  # timed JAX samples per n (after a warm-up)
+  # ... grown until one timed call lasts at least this long (steady state:
+  # at n = 5 the engine draws millions of samples a second).
+  config.min_timing_s = 1.0
+  # CPU devices the engine shards over (set before JAX starts): 0 = one a
+  # core. The table also gives the engine on one device (one core).
+  config.cpu_devices = 0
   config.numpy_samples = 2000
   config.numpy_batch = 200  # NumPy vectorises over this many profiles
   config.pref_voting_samples = 100

@@ -41,15 +41,15 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.min_samples = 0
   config.checkpoint_every_s = 60.0
   if preset == "paper":
-    # Sized for the 2-core development machine (~20 min): 84 cells, each
+    # Sized for the 2-core development machine (~30 min): 108 cells, each
     # sampled until every 95% interval (P(mixed) and every support-size
     # bin) is at most 0.01 wide; every game solved and certified. Left out
     # for time: Mallows (one compile per n and m, ~25 s each with the
-    # solver), the Luce mixture at m in {3, 51, 1001}.
+    # solver), the Luce mixture at m = 1001.
     config.num_alternatives = (3, 4, 5, 6, 8, 10, 12, 16, 20, 30, 40, 50)
     config.num_voters = (3, 11, 51, 101, 1001)
     config.models = ("impartial_culture", "luce_mixture")
-    config.voters_by_model = {"luce_mixture": (11, 101)}
+    config.voters_by_model = {"luce_mixture": (3, 11, 51, 101)}
     config.pad_alternatives = True
     config.num_samples = 50000
     config.chunk_size = 4096
