@@ -135,24 +135,34 @@ def configure_cpu_devices(count: int) -> int:
   return count
 
 
+def block_size_for(config, n: int) -> int:
+  """The engine's block size for ``n`` (``config.block_sizes`` or else
+  ``config.block_size``)."""
+  sizes = tuple(config.block_sizes)
+  if not sizes:
+    return int(config.block_size)
+  return int(sizes[tuple(config.num_alternatives).index(n)])
+
+
 def _jax_rate(sampler, n, config, num_samples, devices):
   """Steady-state samples/s of ``montecarlo.estimate`` on ``devices``: one
   warm-up call (compiles), then the timed calls, grown to at least
   ``config.min_timing_s`` each so per-call planning does not dominate."""
   kwargs = dict(num_alternatives=n, num_voters=config.num_voters,
-                chunk_size=config.chunk_size, block_size=config.block_size,
+                chunk_size=config.chunk_size,
+                block_size=block_size_for(config, n),
                 progress=False, devices=devices)
   key = jax.random.key(config.seed)
-  chunk = min(config.chunk_size, num_samples)
   call = lambda num: montecarlo.estimate(key, sampler, STAT, num, **kwargs)
-  call(chunk)  # compile
+  call(min(config.chunk_size, num_samples))  # compile
   start = time.perf_counter()
   call(num_samples)
   seconds = time.perf_counter() - start
   if seconds < config.min_timing_s:
     grow = config.min_timing_s / max(seconds, 1e-3)
-    num_samples = min(int(num_samples * grow) // chunk * chunk + chunk,
-                      1 << 30)
+    unit = min(config.chunk_size, num_samples)
+    num_samples = min(int(num_samples * grow) // unit * unit + unit, 1 << 30)
+    call(min(config.chunk_size, num_samples))  # the grown run's chunk shape
   rate, p = _best_rate(lambda: call(num_samples)[STAT].mean, num_samples,
                        config.repeats)
   return rate, p, num_samples
@@ -202,6 +212,12 @@ def run(config, workdir: str) -> str:
   if any(int(num) < 1 for num in config.memory_samples):
     raise ValueError("config.memory_samples must be >= 1, got "
                      f"{tuple(config.memory_samples)}.")
+  sizes = tuple(config.block_sizes)
+  if sizes and (len(sizes) != len(config.num_alternatives) or
+                min(int(b) for b in sizes) < 1):
+    raise ValueError(
+        "config.block_sizes must be empty or give one block size >= 1 per "
+        f"num_alternatives {tuple(config.num_alternatives)}, got {sizes}.")
   if config.min_timing_s < 0:
     raise ValueError(
         f"config.min_timing_s must be >= 0, got {config.min_timing_s}.")
@@ -214,7 +230,8 @@ def run(config, workdir: str) -> str:
   rows = []
   for n in config.num_alternatives:
     rng = np.random.default_rng(config.seed)
-    row = {"n": n, "m": m, "devices": len(devices)}
+    row = {"n": n, "m": m, "devices": len(devices),
+           "block_size": block_size_for(config, n)}
     rate, p, num = _jax_rate("impartial_culture_counts", n, config,
                              config.jax_samples, devices)
     row.update(jax_counts=rate, p_jax_counts=p, jax_counts_samples=num)
@@ -271,7 +288,7 @@ def run(config, workdir: str) -> str:
                     {"meta": meta, "throughput": rows, "memory": memory})
   common.write_csv(os.path.join(workdir, "benchmark_montecarlo.csv"), rows)
   table = common.markdown_table(
-      [{"n": r["n"],
+      [{"n": r["n"], "block": r["block_size"],
         f"JAX counts, {r['devices']} devices (samples/s)": round(
             r["jax_counts"]),
         "JAX counts, 1 device": round(r["jax_counts_1dev"]),

@@ -294,7 +294,8 @@ def make_sampler(name: str, num_alternatives: int | None = None,
     if kind == "rankings":
       x = preferences.pairwise_counts(x)
     if kind != "matrix":
-      x = preferences.preference_matrix(x, dtype=dtype)
+      # Every labeler ranks every pair: P = c / m (no transpose).
+      x = preferences.preference_matrix(x, dtype=dtype, num_voters=m)
     return x
 
   sample.batched = True

@@ -269,7 +269,8 @@ def pairwise_counts(rankings: Array, validate: bool = True,
 
 
 def preference_matrix(counts: Array, dtype=None,
-                      validate: bool = True) -> Array:
+                      validate: bool = True, *,
+                      num_voters: Optional[int] = None) -> Array:
   """Preference matrix of pairwise counts.
 
   .. math:: P_{ij} = \\frac{c_{ij}}{c_{ij} + c_{ji}},
@@ -283,6 +284,10 @@ def preference_matrix(counts: Array, dtype=None,
     dtype: output float dtype; ``None`` keeps a floating ``counts`` dtype, else
       float32 (float64 when x64 is on).
     validate: check (on concrete input) for NaN/inf and negative counts.
+    num_voters: when every one of ``m = num_voters`` labelers judged every
+      pair (counts of complete rankings, ``c + c^T = m`` off the diagonal):
+      ``P = c / m``, the same values without the transpose (the Monte Carlo
+      engine's path). Validation then also checks ``c + c^T = m``.
 
   Returns:
     float ``[..., n, n]`` preference matrix.
@@ -299,7 +304,19 @@ def preference_matrix(counts: Array, dtype=None,
     if np.any(a < 0):
       raise ValueError(
           f"counts must be non-negative, found min {a.min():.6g}.")
-  return _preference_matrix_kernel(counts, _float_dtype(dtype, like=counts))
+  dtype = _float_dtype(dtype, like=counts)
+  if num_voters is None:
+    return _preference_matrix_kernel(counts, dtype)
+  m = _check_int(num_voters, "num_voters", 1)
+  if a is not None:
+    off = ~np.eye(a.shape[-1], dtype=bool)
+    total = (a + np.swapaxes(a, -1, -2))[..., off]
+    if not np.all(total == m):
+      raise ValueError(
+          f"num_voters = {m} needs c + c^T = {m} off the diagonal (complete "
+          f"rankings), found totals from {total.min():.6g} to "
+          f"{total.max():.6g}.")
+  return _complete_preference_matrix_kernel(counts, dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype",))
@@ -309,6 +326,21 @@ def _preference_matrix_kernel(counts, dtype):
   judged = total > 0
   p = jnp.where(judged, c / jnp.where(judged, total, 1), 0.5)
   n = c.shape[-1]
+  return jnp.where(_counting.lift(jnp.eye(n, dtype=bool), p.ndim),
+                   jnp.asarray(0.5, dtype), p)
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def _complete_preference_matrix_kernel(counts, dtype):
+  # c / (c_01 + c_10) is c / (c + c^T) bit for bit when every pair's total
+  # is m. The divisor is full-shape on purpose: XLA turns a division by a
+  # broadcast (or constant) m into a multiplication by a rounded 1 / m, which
+  # would move P by an ulp (and 1/2 below 1/2 for even m). c * 0 is not
+  # simplified away for floats.
+  c = jnp.asarray(counts).astype(dtype)
+  total = c * 0 + (c[..., 0:1, 1:2] + c[..., 1:2, 0:1])
+  p = c / total
+  n = p.shape[-1]
   return jnp.where(_counting.lift(jnp.eye(n, dtype=bool), p.ndim),
                    jnp.asarray(0.5, dtype), p)
 

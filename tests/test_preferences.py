@@ -403,6 +403,22 @@ def test_pairwise_counts_large_profile_small_memory():
     assert stats_.temp_size_in_bytes < 64 * 2 ** 20
 
 
+@pytest.mark.parametrize("m", [1, 10, 101])
+def test_preference_matrix_of_complete_rankings_is_bit_identical(m):
+  # num_voters=m divides by m instead of c + c^T: the same floats (even m
+  # gives exact halves), eagerly and under jit, and a wrong m is refused.
+  c = pr.impartial_culture_counts(_keys(51), m, 6, shape=(300,))
+  ref = np.asarray(pr.preference_matrix(c))
+  np.testing.assert_array_equal(pr.preference_matrix(c, num_voters=m), ref)
+  jitted = jax.jit(lambda c: pr.preference_matrix(c, num_voters=m))
+  np.testing.assert_array_equal(jitted(c), ref)
+  if m % 2 == 0:  # ties off the diagonal are exactly 1/2
+    off = ref[:, ~np.eye(6, dtype=bool)]
+    assert np.any(off == 0.5) and not np.any((off > 0.4999) & (off < 0.5))
+  with pytest.raises(ValueError, match="num_voters"):
+    pr.preference_matrix(c, num_voters=m + 1)
+
+
 def test_preference_matrix_definition():
   c = np.array([[0, 3, 0, 1.5], [1, 0, 0, 2], [0, 0, 0, 4], [0.5, 2, 0, 0]])
   p = np.asarray(pr.preference_matrix(c))

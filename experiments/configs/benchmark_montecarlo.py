@@ -24,8 +24,12 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   config.seed = 0
   config.num_voters = 101  # m labelers
   config.num_alternatives = (5, 20, 50)  # n
-  config.chunk_size = 16384  # samples per jitted engine step
+  config.chunk_size = 262144  # samples per jitted engine step
   config.block_size = 128  # samples drawn together (the engine's default)
+  # Per n (same length as num_alternatives; empty: block_size for all): at
+  # n = 5 a sample costs ~0.2 us, so blocks of 128 leave the engine's
+  # per-block loop overhead dominant; 1024 measured 4x faster on one device.
+  config.block_sizes = (1024, 128, 128)
   config.jax_samples = 32768  # timed JAX samples per n (after a warm-up)
   # ... grown until one timed call lasts at least this long (steady state:
   # at n = 5 the engine draws millions of samples a second).
@@ -53,6 +57,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
     config.jax_samples = 1 << 23
     config.chunk_size = 1 << 21
     config.block_size = 8192
+    config.block_sizes = ()
     config.memory_samples = (10**5, 10**7)
     config.pref_voting_samples = 0  # not on accelerator images; CPU presets
   return config

@@ -16,6 +16,7 @@ def _tiny_config():
   c.jax_samples = 512
   c.chunk_size = 256
   c.block_size = 64
+  c.block_sizes = ()
   c.numpy_samples = c.numpy_batch = 256
   c.pref_voting_samples = 0
   c.repeats = 1
@@ -47,6 +48,10 @@ def test_rejects_bad_config_before_timing(tmp_path):
   c = _tiny_config()
   c.min_timing_s = -1.0
   with pytest.raises(ValueError, match="min_timing_s"):
+    bench.run(c, str(tmp_path))
+  c = _tiny_config()
+  c.block_sizes = (64, 64)  # two sizes for one n
+  with pytest.raises(ValueError, match="block_sizes"):
     bench.run(c, str(tmp_path))
   c = _tiny_config()
   c.cpu_devices = -2
