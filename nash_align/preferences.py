@@ -211,11 +211,15 @@ def pairwise_counts(rankings: Array, validate: bool = True,
 
   .. math:: c_{ij} = \\#\\{v : \\mathrm{pos}_v(i) < \\mathrm{pos}_v(j)\\}.
 
-  The voters are streamed in blocks (``lax.scan``): positions come from a
-  one-hot reduction inside the block (no sort), and only the ``n (n - 1) / 2``
-  pairs ``i < j`` are compared (``c[j, i] = m - c[i, j]``). A ``[..., m, n, n]``
-  tensor is never built: memory is ``O(B n^2)`` plus one block, so
-  100,000 voters by 50 alternatives needs a few tens of MiB.
+  Only the ``n (n - 1) / 2`` pairs ``i < j`` are compared (``c[j, i] = m -
+  c[i, j]``) and a ``[..., m, n, n]`` tensor is never built. For
+  ``7 <= n <= 64`` (and no ``block_size``) positions are computed once in
+  uint8 with the profiles on the vector axis, and each row ``i`` is compared
+  with ``i + 1 .. n - 1`` and summed over voters in uint8 lanes: memory is a
+  quarter of the rankings' own size. Otherwise (``n > 64``, or a
+  ``block_size``) the voters are streamed in blocks (``lax.scan``), positions
+  from a one-hot reduction inside the block: memory is ``O(B n^2)`` plus one
+  block, so 100,000 voters by 50 alternatives needs a few tens of MiB.
 
   For ``n <= 6`` a table lookup replaces the comparisons: a ranking's first
   ``n - 1`` entries, read as a base-``n`` number, index a static table of its
@@ -229,9 +233,9 @@ def pairwise_counts(rankings: Array, validate: bool = True,
     rankings: int ``[..., m, n]``; ``rankings[..., v, :]`` lists the
       alternatives best-first (a permutation of ``0..n-1``).
     validate: check (on concrete input) that every row is a permutation.
-    block_size: voters per block of the comparison path (``n > 6``); ``None``
-      picks one so that a block holds at most ``2^23`` comparisons (32 voters
-      when they fit). The counts do not depend on it.
+    block_size: voters per block of the streamed comparison path (``n > 6``);
+      ``None``: the row path for ``n <= 64``, else blocks of at most ``2^23``
+      comparisons (32 voters when they fit). The counts do not depend on it.
 
   Returns:
     int32 ``[..., n, n]`` counts with ``c + c^T = m`` off the diagonal and 0 on
