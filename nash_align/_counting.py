@@ -304,10 +304,11 @@ def pairwise_counts_rows_kernel(rankings):
   pos = pos.reshape(n, num_groups, group, batch)
   acc = jnp.uint8 if m <= _MAX_LANE_VOTERS else jnp.int32
   rows = []
-  for i in range(n):
+  for i in range(n - 1):  # (row n - 1 has no pair: no zero-size reduction)
     above = jnp.sum(pos[i][None] < pos[i + 1:], axis=2, dtype=jnp.uint8)
     above = jnp.sum(above, axis=1, dtype=acc)  # [n - 1 - i, B]
     rows.append(jnp.pad(above, ((i + 1, 0), (0, 0))))
+  rows.append(jnp.zeros((n, batch), acc))
   upper, upper_t = jnp.stack(rows), jnp.stack(rows, axis=1)  # [n, n, B]
   below = jnp.asarray(np.tril(np.ones((n, n), bool), -1)[..., None])
   counts = jnp.where(below, jnp.asarray(m, acc) - upper_t, upper)
