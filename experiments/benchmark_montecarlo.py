@@ -115,24 +115,22 @@ def _best_rate(fn, num_samples, repeats):
   return num_samples / best, value
 
 
-def configure_cpu_devices(count: int) -> int:
-  """Asks JAX for ``count`` CPU devices (0: one a core) before it starts.
+def configure_cpu_devices(count: int) -> None:
+  """Asks JAX for ``count`` CPU devices (0: one a core; 1: leave JAX's
+  devices as they are) before it starts.
 
   XLA runs one CPU device's program on one core for kernels like these, so
   the engine uses a multi-core host by sharding its blocks over one CPU device
   a core (as on a multi-GPU host). Only possible before JAX initialises its
   backends; afterwards (e.g. inside a test run) the existing devices are kept.
-
-  Returns:
-    The number of CPU devices JAX will use (``len(jax.devices("cpu"))`` once
-    started).
   """
-  count = int(count) or os.cpu_count() or 1
+  count = int(count)
+  if count == 1:
+    return
   try:
-    jax.config.update("jax_num_cpu_devices", count)
+    jax.config.update("jax_num_cpu_devices", count or os.cpu_count() or 1)
   except RuntimeError:  # backends already initialised: keep what is there
-    return len(jax.devices("cpu"))
-  return count
+    pass
 
 
 def block_size_for(config, n: int) -> int:

@@ -24,6 +24,7 @@ import time
 import traceback
 
 from absl import flags
+import jax
 
 from experiments import common
 
@@ -114,6 +115,10 @@ def run_all(preset: str, workdir: str,
       sections.append(f"## {name}: FAILED\n\n```\n{traceback.format_exc()}"
                       "```\n")
     seconds = time.perf_counter() - start
+    # Each compiled program keeps memory mappings on XLA's CPU backend; one
+    # process compiling every experiment can pass vm.max_map_count, and XLA
+    # then segfaults in a compile. Experiments share no programs: drop them.
+    jax.clear_caches()
     timings.append({"experiment": name, "status": status,
                     "seconds": round(seconds, 1)})
     print(f"[reproduce_figures] {name}: {status} in {seconds:.1f} s",

@@ -28,6 +28,20 @@ import pytest
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Drops JAX's compiled programs after each test file.
+
+  Every program XLA's CPU backend compiles keeps its own memory mappings:
+  test_preferences.py alone left a worker with ~17,000, and a worker that
+  compiled half the suite passed Linux's vm.max_map_count (65,530), after
+  which XLA segfaulted inside its next compile. ``jax.clear_caches()``
+  brings a process back to ~1,100 maps; later files recompile what they use.
+  """
+  yield
+  jax.clear_caches()
+
+
 @pytest.fixture
 def nlhf_tiny():
   """A tiny NLHF training configuration (one compile of the train step)."""

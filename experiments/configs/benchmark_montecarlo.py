@@ -35,7 +35,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # at n = 5 the engine draws millions of samples a second).
   config.min_timing_s = 1.0
   # CPU devices the engine shards over (set before JAX starts): 0 = one a
-  # core. The table also gives the engine on one device (one core).
+  # core, 1 = JAX's devices as they are. The table also gives the engine on
+  # one device (one core).
   config.cpu_devices = 0
   config.numpy_samples = 2000
   config.numpy_batch = 200  # NumPy vectorises over this many profiles

@@ -23,6 +23,7 @@ def _tiny_config():
   c.min_timing_s = 0.0
   c.memory_samples = (256,)
   c.memory_num_alternatives = 3
+  c.cpu_devices = 1  # JAX is running: keep its devices, touch no config
   return c
 
 
