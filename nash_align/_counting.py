@@ -66,6 +66,22 @@ def assemble_counts(upper, total, n: int):
       upper.shape[:-1] + (n, n))
 
 
+def complete_triangle(known, known_t, fill, total: int, batch_shape):
+  """Counts ``[*batch_shape, n, n]`` int32 from one triangle, ``[n, n, B]``.
+
+  ``known`` holds the counts of one strict triangle (zero elsewhere),
+  ``known_t`` its transpose; the other triangle (``fill``, static bool
+  ``[n, n]``) is ``total - known_t`` (``c + c^T = total``). The profiles
+  move to the front in ``known``'s dtype (narrow: a quarter of int32's bytes
+  for the transpose) and are widened after.
+  """
+  n, _, batch = known.shape
+  counts = jnp.where(jnp.asarray(fill[..., None]),
+                     jnp.asarray(total, known.dtype) - known_t, known)
+  counts = counts.reshape(n * n, batch).T.astype(jnp.int32)
+  return counts.reshape(tuple(batch_shape) + (n, n))
+
+
 def voter_blocks(batch: int, num_voters: int, n: int,
                   block_size: Optional[int]) -> Tuple[int, int]:
   """Returns (voters per block, number of blocks) for the streamed kernels.
@@ -274,15 +290,14 @@ def pairwise_counts_rows_kernel(rankings):
   Positions in uint8 with the profiles on the minor axis (``[n, m, B]``,
   one masked add a slot: no sort, no scatter), then for each ``i`` the
   comparisons ``pos[i] < pos[i + 1:]`` summed over voters in uint8 lanes of
-  at most 255 voters (vertical adds, whole vectors of profiles), the two
-  triangles assembled as in :func:`impartial_culture_counts_kernel`. Memory:
-  the positions, a quarter of the input's size.
+  at most 255 voters (vertical adds, whole vectors of profiles), the lower
+  triangle filled by :func:`complete_triangle`. Memory: the positions, a
+  quarter of the input's size.
   """
   batch_shape, (m, n) = rankings.shape[:-2], rankings.shape[-2:]
   batch = math.prod(batch_shape)
-  # Materialised once (a transpose fused into each slot step is redone).
-  r = lax.optimization_barrier(jnp.transpose(
-      rankings.reshape(batch, m, n).astype(jnp.uint8), (2, 1, 0)))  # [n, m, B]
+  r = jnp.transpose(rankings.reshape(batch, m, n).astype(jnp.uint8),
+                    (2, 1, 0))  # [n (slot), m, B]
   # pos[i] = sum_p p [r[p] = i], one slot at a time (a one-hot reduction
   # over p was 40x slower at n = 50 on XLA's CPU backend).
   def positions(r):
@@ -292,9 +307,10 @@ def pairwise_counts_rows_kernel(rankings):
       pos = pos + jnp.where(r[p][None] == alt, jnp.uint8(p), jnp.uint8(0))
     return pos
 
-  # Computed in a branch so that it is materialised once: fused into the
-  # comparisons, XLA would redo the n slot steps for every row reading it
-  # (an optimization_barrier does not stop that on the CPU backend).
+  # Computed in a branch so that it (and its operand, the transposed input)
+  # is materialised once: fused into the comparisons, XLA would redo the n
+  # slot steps for every row reading it (an optimization_barrier does not
+  # stop that on the CPU backend).
   pos = lax.cond(r[0, 0, 0] < n, positions, positions, r)
   # Voters in groups of <= 255 (uint8 sums); padding voters have every
   # position 0, so no comparison counts them.
@@ -310,10 +326,8 @@ def pairwise_counts_rows_kernel(rankings):
     rows.append(jnp.pad(above, ((i + 1, 0), (0, 0))))
   rows.append(jnp.zeros((n, batch), acc))
   upper, upper_t = jnp.stack(rows), jnp.stack(rows, axis=1)  # [n, n, B]
-  below = jnp.asarray(np.tril(np.ones((n, n), bool), -1)[..., None])
-  counts = jnp.where(below, jnp.asarray(m, acc) - upper_t, upper)
-  counts = counts.reshape(n * n, batch).T.astype(jnp.int32)
-  return counts.reshape(batch_shape + (n, n))
+  return complete_triangle(upper, upper_t, np.tril(np.ones((n, n), bool), -1),
+                           m, batch_shape)
 
 
 @jax.jit
@@ -741,7 +755,5 @@ def impartial_culture_counts_kernel(key, batch_shape, m, n, voters, groups,
   # triangle is c[i, j] = m - c[j, i] = m - lower_t[i, j]. Dense, no gather.
   lower, lower_t = (jnp.sum(t.reshape(n, n, groups, batch), axis=2, dtype=acc)
                     for t in total)  # [n, n, B]
-  above = jnp.asarray(np.triu(np.ones((n, n), bool), 1)[..., None])
-  counts = jnp.where(above, jnp.asarray(m, acc) - lower_t, lower)
-  counts = counts.reshape(n * n, batch).T.astype(jnp.int32)
-  return counts.reshape(batch_shape + (n, n))
+  return complete_triangle(lower, lower_t, np.triu(np.ones((n, n), bool), 1),
+                           m, batch_shape)
