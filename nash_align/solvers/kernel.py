@@ -297,7 +297,19 @@ def _keep_certified(old, new):
   return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
 
-def repair(A, game, state, cert, max_iters, *, symmetric, tol):
+def _refined_profile(method, symmetric, state, A, scale):
+  """The method's refined answer (one game); on the symmetric path only
+  from a symmetric basis (tight rows = support), else its raw candidate,
+  left to the support system and the repair."""
+  x, y = method.refined(state, A, scale)
+  if not symmetric:
+    return (x, y)
+  rows, cols = method.support(state)
+  raw = method.candidates(state)[0][1]
+  return (jnp.where(jnp.all(rows == cols), y, raw),)
+
+
+def repair(A, game, scale, state, cert, max_iters, *, symmetric, tol):
   """Reinvert-and-continue rounds of the simplex for ONE uncertified game.
 
   Returns ``(cert, pivots)``.
@@ -320,9 +332,7 @@ def repair(A, game, state, cert, max_iters, *, symmetric, tol):
                    lambda s, g: simplex_lib.dual_update(s))
     slot = _Slot(state, None, None, None, None)
     rows, cols = supports("simplex", symmetric, slot)
-    z = method.candidates(state)[0]
-    if symmetric:
-      z = (z[1],)
+    z = _refined_profile(method, symmetric, state, A, scale)
     new = finalize(A, z, rows, cols, game.log_ref, symmetric=symmetric,
                    regularized=False, beta=0.0, tol=tol)
     return state, _keep_certified(cert, new), r + 1
@@ -348,6 +358,11 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   slots = jax.vmap(init)(game)
   stop = jnp.maximum(0.5 * tol / scale, 8 * jnp.finfo(dt).eps)
   slots = run_batch(game, slots, max_iters, max_iters, stop)
+  method = METHODS[method_name]
+  if method.refined is not None:
+    slots = slots._replace(z=jax.vmap(
+        functools.partial(_refined_profile, method, symmetric))(
+            slots.state, A, scale))
   cert = finalize_slots(A, slots, log_ref, method_name=method_name,
                         symmetric=symmetric, regularized=regularized,
                         beta=beta, tol=tol)
@@ -357,7 +372,7 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
                             tol=tol)
     # Only the uncertified games pay for the repair.
     cert, iters = compacted(~cert.certified, rep,
-                            (A, game, slots.state, cert), (cert, iters))
+                            (A, game, scale, slots.state, cert), (cert, iters))
   return cert, iters.astype(jnp.int32)
 
 

@@ -31,11 +31,12 @@ from nash_align.solvers.kernel import DEFAULT_MAX_ITERS
 from nash_align.solvers.kernel import METHODS
 from nash_align.types import NashResult
 
-# Default eager chunk: about 2^23 payoff entries (32 MB of float32 tableaux),
-# a power of two in [8, 16384]: 2048 games at n = 50, 128 at n = 200 on a
-# CPU, where larger chunks only spill the caches. A GPU/TPU needs far more
+# Default chunk: about 2^20 payoff entries (4 MB of float32 tableaux), a
+# power of two in [8, 16384]: 256 games at n = 50, 16 at n = 200 on a CPU,
+# where every kernel's [chunk, n, n] intermediates then stay in the caches
+# (2^23 entries ran at about half the games/s, BENCHMARKS.md). A GPU/TPU needs far more
 # games in flight to fill its cores: 2^28 entries (1 GiB), up to 2^20 games.
-_CHUNK_ENTRIES = 1 << 23
+_CHUNK_ENTRIES = 1 << 20
 _ACCELERATOR_CHUNK_ENTRIES = 1 << 28
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
