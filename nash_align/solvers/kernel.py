@@ -301,7 +301,7 @@ def _refined_profile(method, symmetric, state, A, scale):
   """The method's refined answer (one game); on the symmetric path only
   from a symmetric basis (tight rows = support), else its raw candidate,
   left to the support system and the repair."""
-  x, y = method.refined(state, A, scale)
+  x, y = method.refined(state, A, scale, duals=not symmetric)
   if not symmetric:
     return (x, y)
   rows, cols = method.support(state)

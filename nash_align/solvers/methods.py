@@ -144,10 +144,11 @@ class Method(NamedTuple):
     reinvert: optional ``(state, game) -> state`` that recomputes the
       method's state from the game's data (the simplex's tableau from its
       basis), so it can go on after its answer failed the certificate.
-    refined: optional ``(state, A, scale) -> (x, y)``: the method's exact
+    refined: optional ``(state, A, scale, duals) -> (x, y)``: the method's exact
       answer recomputed on the unscaled payoffs ``A`` (the simplex's basis
       system refined with double-float residuals), the candidate the kernel
-      certifies in place of ``candidates``' at the finish.
+      certifies in place of ``candidates``' at the finish (``duals=False``:
+      only ``y`` is needed, the symmetric path).
   """
 
   init: Callable[..., Any]

@@ -221,7 +221,7 @@ def dual_update(state):
   return _pivot(state, i, j, go)
 
 
-def refined_candidate(state, A, scale, steps=2):
+def refined_candidate(state, A, scale, duals=True, steps=1):
   """The basis' exact solution on the unscaled payoffs, refined in place.
 
   At any basis the basic ``w`` (columns ``S``) and the nonbasic slacks
@@ -241,7 +241,11 @@ def refined_candidate(state, A, scale, steps=2):
     state: a :class:`SimplexState` (one game).
     A: ``[n, k]`` unscaled payoffs (working dtype).
     scale: ``[]`` the kernel's payoff scale (``A' = A / scale``).
-    steps: refinement steps.
+    duals: also refine the duals (``x``); if False ``x`` is returned as the
+      raw duals' strategy (the symmetric path uses ``y`` only).
+    steps: refinement steps (one takes the float32 tableau's answer to
+      double-float accuracy unless its inverse has drifted far: then the
+      support system and the repair take over).
 
   Returns:
     ``(x [n], y [k])`` on the simplex (non-negative, summing to about 1).
@@ -280,6 +284,9 @@ def refined_candidate(state, A, scale, steps=2):
     dw = zero_k.at[w_at].set(d_tab, mode="drop")
     dw = jnp.where(jnp.isfinite(dw), dw, 0.0)
     w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
+    if not duals:
+      du = zero_n
+      continue
     r = residual(*cp.vecmat(u_hi, A, u_lo), *cp.total(u_hi, u_lo), in_S)
     d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0), Tn)
     du = zero_n.at[u_at].set(d_tab, mode="drop")

@@ -31,12 +31,11 @@ from nash_align.solvers.kernel import DEFAULT_MAX_ITERS
 from nash_align.solvers.kernel import METHODS
 from nash_align.types import NashResult
 
-# Default chunk: about 2^20 payoff entries (4 MB of float32 tableaux), a
-# power of two in [8, 16384]: 256 games at n = 50, 16 at n = 200 on a CPU,
+# Default chunk: about 2^19 payoff entries (2 MB of float32 tableaux), a
+# power of two in [16, 16384]: 128 games at n = 50, 16 at n = 200 on a CPU,
 # where every kernel's [chunk, n, n] intermediates then stay in the caches
-# (2^23 entries ran at about half the games/s, BENCHMARKS.md). A GPU/TPU needs far more
-# games in flight to fill its cores: 2^28 entries (1 GiB), up to 2^20 games.
-_CHUNK_ENTRIES = 1 << 20
+# (2^23 entries ran at about half the games/s; BENCHMARKS.md).
+_CHUNK_ENTRIES = 1 << 19
 _ACCELERATOR_CHUNK_ENTRIES = 1 << 28
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
@@ -54,7 +53,7 @@ def default_chunk_size(n: int, k: int, backend: Optional[str] = None) -> int:
   entries, cap = ((_CHUNK_ENTRIES, 1 << 14) if backend == "cpu" else
                   (_ACCELERATOR_CHUNK_ENTRIES, 1 << 20))
   p = max(1, entries // (n * (k + 2)))
-  return int(min(cap, max(8, 1 << (p.bit_length() - 1))))
+  return int(min(cap, max(16, 1 << (p.bit_length() - 1))))
 
 
 # ----------------------------------------------------------------------------
