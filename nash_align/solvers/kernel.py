@@ -152,27 +152,54 @@ def method_kernel(method_name, symmetric, regularized, check_every):
     Each game pivots until it is finished or at ``max_iters`` (frozen by
     ``stop``, pivot by pivot: its trajectory does not depend on the batch),
     for at most ``num_iters`` pivots. Then one certificate check per game.
+
+    Pivot counts vary (random tournaments at n = 50: 57 on average, 100 the
+    slowest of 128), and a vmapped pivot costs the same for a finished game:
+    once at most a quarter of the games are left, they are gathered into a
+    batch a quarter the size (padding games frozen) and go on there, down
+    to batches of 8; their states are scattered back at the end.
     """
     del stop_gap  # an exact method is certified at its finish
-    frozen = slots.done
 
-    def freeze(state):
+    def freeze(state, frozen):
       return stop_all(state, frozen | (state.count >= max_iters))
 
-    def pivot(_, state):
-      return freeze(update_all(state, game))
+    def run(state, game, frozen, it, size_left):
+      """Pivots until at most ``size_left`` games are unfinished."""
 
-    state = freeze(slots.state)
+      def pivot(_, state):
+        return freeze(update_all(state, game), frozen)
 
-    def cond(c):
-      state, it = c
-      return (it < num_iters) & jnp.any(~finished_all(state))
+      def cond(c):
+        state, it = c
+        return (it < num_iters) & (
+            jnp.sum(~finished_all(state)) > size_left)
 
-    def body(c):
-      state, it = c
-      return jax.lax.fori_loop(0, every, pivot, state), it + every
+      def body(c):
+        state, it = c
+        return jax.lax.fori_loop(0, every, pivot, state), it + every
 
-    state, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
+      return jax.lax.while_loop(cond, body, (state, it))
+
+    def solve_level(state, game, frozen, it):
+      B = frozen.shape[0]
+      small = B // 4
+      if small < 8:
+        return run(state, game, frozen, it, 0)
+      state, it = run(state, game, frozen, it, small)
+      idx = jnp.nonzero(~finished_all(state), size=small, fill_value=B)[0]
+      take = lambda a: a[jnp.where(idx < B, idx, 0)]
+      pad = idx >= B
+      sub, it = solve_level(
+          freeze(jax.tree.map(take, state), pad), jax.tree.map(take, game),
+          take(frozen) | pad, it)
+      state = jax.tree.map(lambda a, b: a.at[idx].set(b, mode="drop"),
+                           state, sub)
+      return state, it
+
+    frozen = slots.done
+    state, _ = solve_level(freeze(slots.state, frozen), game, frozen,
+                           jnp.int32(0))
     z, g = jax.vmap(_keep_better)(slots.z, slots.gap,
                                   *jax.vmap(check)(game, state))
     done = slots.done | finished_all(state)
