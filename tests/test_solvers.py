@@ -450,3 +450,25 @@ def test_require_certified_by_converged_or_by_a_gap_bound():
   assert solvers.require_certified(res, "caller", max_gap=1e-7) is res
   with pytest.raises(RuntimeError, match="to a duality gap of 1e-08"):
     solvers.require_certified(res, "caller", max_gap=1e-8)
+
+
+@pytest.mark.parametrize("n,k", [(7, 200), (50, 50), (3, 1)])
+def test_compensated_products_within_their_bound(n, k):
+  """Double-float A v and v A from float32 data against float64, within
+  matvec_error (entries over 40 orders of magnitude, sparse strategies)."""
+  from nash_align.solvers import compensated  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(n + k)
+  A = (rng.standard_normal((8, n, k))
+       * np.exp(rng.uniform(-45, 45, (8, n, k)))).astype(np.float32)
+  v = rng.dirichlet(np.full(k, 0.1), 8).astype(np.float32)
+  u = rng.dirichlet(np.full(n, 0.1), 8).astype(np.float32)
+  A64 = A.astype(np.float64)
+  for got, exact, bound in (
+      (compensated.matvec(A, v), np.einsum("bij,bj->bi", A64, v),
+       np.einsum("bij,bj->bi", np.abs(A64), v) * compensated.matvec_error(k)),
+      (compensated.vecmat(u, A), np.einsum("bi,bij->bj", u, A64),
+       np.einsum("bi,bij->bj", u, np.abs(A64)) * compensated.matvec_error(n))):
+    err = np.abs(np.float64(got[0]) + np.float64(got[1]) - exact)
+    assert np.all(err <= bound), (err / bound).max()
+  # The bound is far below float32's own k * 2^-24: the test can fail.
+  assert compensated.matvec_error(max(n, k)) < 0.02 * max(n, k) * 2.0**-24

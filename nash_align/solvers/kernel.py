@@ -290,12 +290,13 @@ def compacted(mask, fn, operands, out):
   """``out`` with rows ``mask`` ``[B]`` replaced by ``vmap(fn)(*operands)``.
 
   Only the masked games are computed: their indices are gathered into
-  chunks of fixed size (about ``B / 8``, so it jits) and the chunks run in a
+  chunks of fixed size (about ``B / 32``, at least 2, so it jits: a rare
+  failure then costs little) and the chunks run in a
   ``while_loop`` until none is left. Game by game the same as computing every
   game and selecting, at a fraction of the cost when few games need ``fn``.
   """
   B = mask.shape[0]
-  chunk = min(B, max(8, 1 << max(0, (B // 8 - 1).bit_length())))
+  chunk = min(B, max(2, 1 << max(0, (B // 32 - 1).bit_length())))
   vfn = jax.vmap(fn)
 
   def body(c):
