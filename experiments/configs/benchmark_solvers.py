@@ -80,9 +80,10 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # "tpu"). Nothing in the harness assumes a CPU.
   c.backend = ""
   # Library warm-up (compile) call on the first warmup_games games (0: the
-  # whole batch), at least twice solve's default pool size for the cell's n
-  # (so the timed call reuses the compiled pool shapes).
-  c.warmup_games = 512
+  # whole batch, the default: a method that only some later game needs, the
+  # auto chain's first-order fallback, would otherwise compile inside the
+  # timed calls), at least twice solve's default chunk for the cell's n.
+  c.warmup_games = 0
   # JAX solvers: the timed call is repeated until min_timing_s have passed
   # (at most max_timing_repeats calls) and the mean is reported.
   c.min_timing_s = 0.2
