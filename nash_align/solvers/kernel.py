@@ -151,13 +151,16 @@ def method_kernel(method_name, symmetric, regularized, check_every):
 
     Each game pivots until it is finished or at ``max_iters`` (frozen by
     ``stop``, pivot by pivot: its trajectory does not depend on the batch),
-    for at most ``num_iters`` pivots. Then one certificate check per game.
+    for at most ``num_iters`` pivots. Then one certificate check per game
+    (none for a method with a ``refined`` answer: :func:`solve_batch`
+    certifies that one).
 
     Pivot counts vary (random tournaments at n = 50: 57 on average, 100 the
     slowest of 128), and a vmapped pivot costs the same for a finished game:
     once at most a quarter of the games are left, they are gathered into a
-    batch a quarter the size (padding games frozen) and go on there, down
-    to batches of 8; their states are scattered back at the end.
+    batch a quarter the size (padding games frozen) and go on there, twice
+    at most (each level is another compile of the pivot loop) and down to
+    batches of 8; their states are scattered back at the end.
     """
     del stop_gap  # an exact method is certified at its finish
 
@@ -181,10 +184,10 @@ def method_kernel(method_name, symmetric, regularized, check_every):
 
       return jax.lax.while_loop(cond, body, (state, it))
 
-    def solve_level(state, game, frozen, it):
+    def solve_level(state, game, frozen, it, levels=2):
       B = frozen.shape[0]
       small = B // 4
-      if small < 8:
+      if small < 8 or not levels:
         return run(state, game, frozen, it, 0)
       state, it = run(state, game, frozen, it, small)
       idx = jnp.nonzero(~finished_all(state), size=small, fill_value=B)[0]
@@ -192,7 +195,7 @@ def method_kernel(method_name, symmetric, regularized, check_every):
       pad = idx >= B
       sub, it = solve_level(
           freeze(jax.tree.map(take, state), pad), jax.tree.map(take, game),
-          take(frozen) | pad, it)
+          take(frozen) | pad, it, levels - 1)
       state = jax.tree.map(lambda a, b: a.at[idx].set(b, mode="drop"),
                            state, sub)
       return state, it
@@ -200,8 +203,11 @@ def method_kernel(method_name, symmetric, regularized, check_every):
     frozen = slots.done
     state, _ = solve_level(freeze(slots.state, frozen), game, frozen,
                            jnp.int32(0))
-    z, g = jax.vmap(_keep_better)(slots.z, slots.gap,
-                                  *jax.vmap(check)(game, state))
+    if method.refined is None:
+      z, g = jax.vmap(_keep_better)(slots.z, slots.gap,
+                                    *jax.vmap(check)(game, state))
+    else:  # solve_batch certifies the refined answer instead
+      z, g = slots.z, slots.gap
     done = slots.done | finished_all(state)
     return _Slot(state, z, g, done, state.count)
 
