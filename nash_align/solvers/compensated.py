@@ -14,8 +14,9 @@ These helpers compute dot products with float32 operations to that accuracy:
   halves and sum them error-free by extraction (Rump, Ogita and Oishi,
   "Accurate floating-point summation part I", SIAM J. Sci. Comput. 31(1),
   2008): with ``sigma`` a power of two above four times the row's
-  ``sum |p_j|``, ``q_j = (sigma + p_j) - sigma`` are multiples of ``ulp(sigma) / 2`` whose
-  float32 sum is exact in any order, and ``p_j - q_j`` is exact. The
+  ``sum |p_j|``, ``q_j = (sigma + p_j) - sigma`` are multiples of
+  ``ulp(sigma) / 2`` whose float32 sum is exact in any order, and
+  ``p_j - q_j`` is exact. The
   remainders and the cross terms (``hi lo + lo v``, at most ``2^-10`` of
   each product) are summed in plain float32. Its error is at most
   :func:`matvec_error` ``(k) * sum_j |a_j| |v_j|`` (``6e-9`` of it at

@@ -264,9 +264,10 @@ def refined_candidate(state, A, scale, duals=True, steps=None):
   u_at = jnp.where(nb_slack, state.col_label - k, n)  # their row of A
   in_R = jnp.zeros((n,), bool).at[u_at].set(True, mode="drop")
   in_S = jnp.zeros((k,), bool).at[w_at].set(True, mode="drop")
-  Tn = T[:, :k] / scale  # approximate inverse of the unscaled system
-  a_min = jnp.min(A / scale)
-  gamma = (1.0 - a_min) * scale
+  # T[:, :k] / scale approximates the unscaled system's inverse; the
+  # division is applied to the (O(n)) corrections, not to the tableau.
+  Tk = T[:, :k]
+  gamma = (1.0 - jnp.min(A) / scale) * scale  # min(A / scale), one pass less
   zero_n, zero_k = jnp.zeros((n,), dt), jnp.zeros((k,), dt)
 
   def residual(prod_hi, prod_lo, s_hi, s_lo, live):
@@ -284,7 +285,8 @@ def refined_candidate(state, A, scale, duals=True, steps=None):
   u_lo = zero_n
   for _ in range(steps):
     r = residual(*cp.matvec(A, w_hi, w_lo), *cp.total(w_hi, w_lo), in_R)
-    d_tab = cp.mm(Tn, jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)], 0.0))
+    d_tab = cp.mm(Tk, jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
+                                0.0)) / scale
     dw = zero_k.at[w_at].set(d_tab, mode="drop")
     dw = jnp.where(jnp.isfinite(dw), dw, 0.0)
     w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
@@ -292,7 +294,8 @@ def refined_candidate(state, A, scale, duals=True, steps=None):
       du = zero_n
       continue
     r = residual(*cp.vecmat(u_hi, A, u_lo), *cp.total(u_hi, u_lo), in_S)
-    d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0), Tn)
+    d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0),
+                  Tk) / scale
     du = zero_n.at[u_at].set(d_tab, mode="drop")
     du = jnp.where(jnp.isfinite(du), du, 0.0)
     u_hi, u_lo = cp.add(u_hi, u_lo, du, zero_n)
