@@ -42,6 +42,7 @@ METHODS = dict(sorted({**FIRST_ORDER_METHODS,
 DEFAULT_MAX_ITERS = 2000
 DEFAULT_CHECK_EVERY = 16
 REPAIR_ROUNDS = 3
+REFRESH_ROUNDS = 2
 SUPPORT_THRESHOLD = 1e-3  # first-order support guess: z_i > threshold max(z)
 
 
@@ -343,11 +344,9 @@ def _refined_profile(method, symmetric, state, A, scale):
   return (jnp.where(jnp.all(rows == cols), y, raw),)
 
 
-def repair(A, game, scale, state, cert, max_iters, *, symmetric, tol):
-  """Reinvert-and-continue rounds of the simplex for ONE uncertified game.
-
-  Returns ``(cert, pivots)``.
-  """
+def _simplex_pivots(state, game, max_iters):
+  """Primal pivots to an optimal basis, then dual pivots to a feasible one
+  for the true right-hand side (ONE game)."""
   method = METHODS["simplex"]
 
   def pivots(state, update):
@@ -355,15 +354,61 @@ def repair(A, game, scale, state, cert, max_iters, *, symmetric, tol):
         lambda s: (~s.optimal) & (s.count < max_iters),
         lambda s: update(s, game), state)
 
+  state = pivots(state, method.update)
+  return pivots(state._replace(optimal=jnp.zeros((), bool)),
+                lambda s, g: simplex_lib.dual_update(s))
+
+
+def resume(A, game, scale, state, cert, max_iters, *, symmetric, tol):
+  """Refresh-and-continue rounds of the simplex for ONE uncertified game.
+
+  Each round recomputes the tableau's prices and right-hand sides from the
+  refined basis solution (:func:`nash_align.solvers.simplex.refresh`,
+  O(n k)), pivots on to an optimal and feasible basis, and certifies its
+  refined answer; at most :data:`REFRESH_ROUNDS` rounds. What still misses
+  goes on to :func:`repair`.
+
+  Returns ``(cert, pivots)``.
+  """
+  method = METHODS["simplex"]
+
+  def cond(c):
+    state, cert, r = c
+    return (~cert.certified) & (r < REFRESH_ROUNDS) & (state.count < max_iters)
+
+  def body(c):
+    state, cert, r = c
+    state = _simplex_pivots(simplex_lib.refresh(state, A, scale), game,
+                            max_iters)
+    z = _refined_profile(method, symmetric, state, A, scale)
+    new = certify_raw(A, z, game.log_ref, symmetric=symmetric,
+                      regularized=False, beta=0.0, tol=tol)
+    return state, _keep_certified(cert, new), r + 1
+
+  state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
+  return cert, state.count
+
+
+def repair(A, game, scale, state, cert, max_iters, *, symmetric, tol):
+  """Reinvert-and-continue rounds of the simplex for ONE uncertified game.
+
+  Each round rebuilds the tableau from the basis
+  (:func:`nash_align.solvers.simplex.reinvert`, O(n^3)), pivots on, and
+  runs :func:`finalize` (with the support system); at most
+  :data:`REPAIR_ROUNDS` rounds.
+
+  Returns ``(cert, pivots)``.
+  """
+  method = METHODS["simplex"]
+
   def cond(c):
     state, cert, r = c
     return (~cert.certified) & (r < REPAIR_ROUNDS) & (state.count < max_iters)
 
   def body(c):
     state, cert, r = c
-    state = pivots(simplex_lib.reinvert(state, game), method.update)
-    state = pivots(state._replace(optimal=jnp.zeros((), bool)),
-                   lambda s, g: simplex_lib.dual_update(s))
+    state = _simplex_pivots(simplex_lib.reinvert(state, game), game,
+                            max_iters)
     slot = _Slot(state, None, None, None, None)
     rows, cols = supports("simplex", symmetric, slot)
     z = _refined_profile(method, symmetric, state, A, scale)
@@ -393,19 +438,24 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   stop = jnp.maximum(0.5 * tol / scale, 8 * jnp.finfo(dt).eps)
   slots = run_batch(game, slots, max_iters, max_iters, stop)
   method = METHODS[method_name]
-  if method.refined is not None:
-    slots = slots._replace(z=jax.vmap(
-        functools.partial(_refined_profile, method, symmetric))(
-            slots.state, A, scale))
-  cert = finalize_slots(A, slots, log_ref, method_name=method_name,
-                        symmetric=symmetric, regularized=regularized,
-                        beta=beta, tol=tol)
   iters = slots.iters
-  if METHODS[method_name].reinvert is not None and not regularized:
-    rep = functools.partial(repair, max_iters=max_iters, symmetric=symmetric,
-                            tol=tol)
-    # Only the uncertified games pay for the repair.
-    cert, iters = compacted(~cert.certified, rep,
+  if method.reinvert is None or regularized:
+    cert = finalize_slots(A, slots, log_ref, method_name=method_name,
+                          symmetric=symmetric, regularized=regularized,
+                          beta=beta, tol=tol)
+    return cert, iters.astype(jnp.int32)
+  # The simplex: its refined answer, certified as it is; only the games it
+  # misses pay for the refresh rounds, and only those still missing for
+  # the reinversions (each stage compacted).
+  z = jax.vmap(functools.partial(_refined_profile, method, symmetric))(
+      slots.state, A, scale)
+  cert = jax.vmap(functools.partial(
+      certify_raw, symmetric=symmetric, regularized=False, beta=beta,
+      tol=tol))(A, z, log_ref)
+  for stage in (resume, repair):
+    fn = functools.partial(stage, max_iters=max_iters, symmetric=symmetric,
+                           tol=tol)
+    cert, iters = compacted(~cert.certified, fn,
                             (A, game, scale, slots.state, cert), (cert, iters))
   return cert, iters.astype(jnp.int32)
 

@@ -32,7 +32,7 @@ driver vmaps it, runs it in its ``while_loop`` and streams it through the
 pool (a game that reaches its optimal basis leaves the pool).
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,7 @@ from nash_align.solvers.methods import normalize
 
 _REDUCED_COST_TOL = 1e-6  # relative to payoffs scaled to max |A| = 1
 _PIVOT_TOL = 1e-6
+_DEVEX_RESET = 1e12  # reference weights restart at 1 above this
 _PERTURBATION = 1e-5  # relative size of the right-hand-side perturbation
 
 
@@ -123,8 +124,13 @@ def simplex() -> Method:
     # Prog. 1992): ``r_j^2 / gamma_j`` with reference weights that start at
     # the exact steepest-edge norms ``1 + ||T_{:j}||^2`` and are updated from
     # the pivot row alone, so no pass over the tableau to price.
-    j = _argmin(r[:k] * jax.lax.rsqrt(state.weights))
-    improving = r[j] < -_REDUCED_COST_TOL
+    # Only improving columns compete: a reference weight grown huge must
+    # not let a column priced at -1e-7 (not improving) win over one at
+    # -1e-2 and stop the simplex early (seen on tournaments at n = 200).
+    improving_cols = r[:k] < -_REDUCED_COST_TOL
+    j = _argmin(jnp.where(improving_cols, r[:k] * jax.lax.rsqrt(state.weights),
+                          0.0))
+    improving = improving_cols[j]
     col = jnp.take(T, j, axis=1)
     rhs = T[:, k]
     valid = col > _PIVOT_TOL
@@ -192,6 +198,9 @@ def _pivot(state, i, j, go):
   weights = jnp.where(is_jk, jnp.maximum(w_j / (p * p), 1.0),
                       jnp.maximum(state.weights, jnp.square(row[:k]) * w_j))
   weights = jnp.where(go, weights, state.weights)
+  # Devex reset (Forrest & Goldfarb 1992): the reference weights only grow,
+  # and on long runs overflowed to inf (then every column priced at -0).
+  weights = jnp.where(jnp.max(weights) > _DEVEX_RESET, 1.0, weights)
   rl = jnp.where(is_i & go, state.col_label[j], state.row_label)
   cl = jnp.where(is_jk & go, state.row_label[i], state.col_label)
   return SimplexState(state.count + go.astype(jnp.int32), T_new, r_new,
@@ -221,6 +230,74 @@ def dual_update(state):
   return _pivot(state, i, j, go)
 
 
+class _BasisSolution(NamedTuple):
+  """A basis' primal and dual values on the unscaled payoffs, double-float."""
+  w: tuple  # (hi, lo) [k]: basic w's (0 elsewhere)
+  u: tuple  # (hi, lo) [n]: nonbasic slacks' duals (0 elsewhere)
+  dw: jax.Array  # [k] last correction of w
+  du: jax.Array  # [n] last correction of u
+  in_S: jax.Array  # [k] bool, basic w's
+  in_R: jax.Array  # [n] bool, nonbasic slacks
+  residual: Any  # (prod_hi, prod_lo, sum_hi, sum_lo) -> 1 - (prod + gamma sum)
+
+
+def _basis_solution(state, A, scale, duals, steps):
+  """Iteratively refined basis solution (see :func:`refined_candidate`)."""
+  T = state.tableau
+  n = T.shape[0]
+  k = T.shape[1] - 2
+  dt = A.dtype
+  basic_w = state.row_label < k  # [n] tableau rows holding a w
+  w_at = jnp.where(basic_w, state.row_label, k)  # their column of A
+  nb_slack = state.col_label >= k  # [k] tableau columns holding a slack
+  u_at = jnp.where(nb_slack, state.col_label - k, n)  # their row of A
+  in_R = jnp.zeros((n,), bool).at[u_at].set(True, mode="drop")
+  in_S = jnp.zeros((k,), bool).at[w_at].set(True, mode="drop")
+  # T[:, :k] / scale approximates the unscaled system's inverse; the
+  # division is applied to the (O(n)) corrections, not to the tableau.
+  Tk = T[:, :k]
+  gamma = (1.0 - jnp.min(A) / scale) * scale  # min(A / scale), one pass less
+  zero_n, zero_k = jnp.zeros((n,), dt), jnp.zeros((k,), dt)
+
+  def residual(prod_hi, prod_lo, s_hi, s_lo):
+    g_hi, g_lo = cp.scale(gamma, s_hi, s_lo)
+    p_hi, p_lo = cp.add(prod_hi, prod_lo, g_hi, g_lo)
+    r_hi, r_lo = cp.add(jnp.ones_like(p_hi), jnp.zeros_like(p_hi), -p_hi,
+                        -p_lo)
+    return r_hi + r_lo
+
+  # Primal: w on S from the true right-hand side.
+  w_hi = zero_k.at[w_at].set(T[:, k + 1] / scale, mode="drop")
+  w_lo = zero_k
+  # Duals: the nonbasic slacks' reduced costs.
+  u_hi = zero_n.at[u_at].set(state.objective[:k] / scale, mode="drop")
+  u_lo = zero_n
+  dw, du = zero_k, zero_n
+  for _ in range(steps):
+    r = jnp.where(in_R, residual(*cp.matvec(A, w_hi, w_lo),
+                                 *cp.total(w_hi, w_lo)), 0.0)
+    d_tab = cp.mm(Tk, jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
+                                0.0)) / scale
+    dw = zero_k.at[w_at].set(d_tab, mode="drop")
+    dw = jnp.where(jnp.isfinite(dw), dw, 0.0)
+    w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
+    if not duals:
+      continue
+    r = jnp.where(in_S, residual(*cp.vecmat(u_hi, A, u_lo),
+                                 *cp.total(u_hi, u_lo)), 0.0)
+    d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0),
+                  Tk) / scale
+    du = zero_n.at[u_at].set(d_tab, mode="drop")
+    du = jnp.where(jnp.isfinite(du), du, 0.0)
+    u_hi, u_lo = cp.add(u_hi, u_lo, du, zero_n)
+  return _BasisSolution((w_hi, w_lo), (u_hi, u_lo), dw, du, in_S, in_R,
+                        residual)
+
+
+def _default_steps(n, k):
+  return 1 if n * k <= 64 * 64 else 2
+
+
 def refined_candidate(state, A, scale, duals=True, steps=None):
   """The basis' exact solution on the unscaled payoffs, refined in place.
 
@@ -246,70 +323,84 @@ def refined_candidate(state, A, scale, duals=True, steps=None):
     steps: refinement steps; None: one for games up to 64 x 64 (it
       certifies 99.6% of random tournaments at n = 50), two above (the
       tableau drifts over hundreds of pivots: at n = 200 one step certified
-      69% of them, two 88%, four no more). The rest go on to the support
-      system and the repair.
+      69% of them, two 88%, four no more). The rest go on to
+      :func:`refresh` and the repair.
 
   Returns:
     ``(x [n], y [k])`` on the simplex (non-negative, summing to about 1).
   """
-  T = state.tableau
-  n = T.shape[0]
-  k = T.shape[1] - 2
-  dt = A.dtype
+  n, k = A.shape
   if steps is None:
-    steps = 1 if n * k <= 64 * 64 else 2
-  basic_w = state.row_label < k  # [n] tableau rows holding a w
-  w_at = jnp.where(basic_w, state.row_label, k)  # their column of A
-  nb_slack = state.col_label >= k  # [k] tableau columns holding a slack
-  u_at = jnp.where(nb_slack, state.col_label - k, n)  # their row of A
-  in_R = jnp.zeros((n,), bool).at[u_at].set(True, mode="drop")
-  in_S = jnp.zeros((k,), bool).at[w_at].set(True, mode="drop")
-  # T[:, :k] / scale approximates the unscaled system's inverse; the
-  # division is applied to the (O(n)) corrections, not to the tableau.
-  Tk = T[:, :k]
-  gamma = (1.0 - jnp.min(A) / scale) * scale  # min(A / scale), one pass less
-  zero_n, zero_k = jnp.zeros((n,), dt), jnp.zeros((k,), dt)
+    steps = _default_steps(n, k)
+  sol = _basis_solution(state, A, scale, duals, steps)
+  eps = jnp.finfo(A.dtype).eps
 
-  def residual(prod_hi, prod_lo, s_hi, s_lo, live):
-    g_hi, g_lo = cp.scale(gamma, s_hi, s_lo)
-    p_hi, p_lo = cp.add(prod_hi, prod_lo, g_hi, g_lo)
-    r_hi, r_lo = cp.add(jnp.ones_like(p_hi), jnp.zeros_like(p_hi), -p_hi,
-                        -p_lo)
-    return jnp.where(live, r_hi + r_lo, 0.0)
-
-  # Primal: w on S from the true right-hand side.
-  w_hi = zero_k.at[w_at].set(T[:, k + 1] / scale, mode="drop")
-  w_lo = zero_k
-  # Duals: the nonbasic slacks' reduced costs.
-  u_hi = zero_n.at[u_at].set(state.objective[:k] / scale, mode="drop")
-  u_lo = zero_n
-  for _ in range(steps):
-    r = residual(*cp.matvec(A, w_hi, w_lo), *cp.total(w_hi, w_lo), in_R)
-    d_tab = cp.mm(Tk, jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
-                                0.0)) / scale
-    dw = zero_k.at[w_at].set(d_tab, mode="drop")
-    dw = jnp.where(jnp.isfinite(dw), dw, 0.0)
-    w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
-    if not duals:
-      du = zero_n
-      continue
-    r = residual(*cp.vecmat(u_hi, A, u_lo), *cp.total(u_hi, u_lo), in_S)
-    d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0),
-                  Tk) / scale
-    du = zero_n.at[u_at].set(d_tab, mode="drop")
-    du = jnp.where(jnp.isfinite(du), du, 0.0)
-    u_hi, u_lo = cp.add(u_hi, u_lo, du, zero_n)
-
-  def strategy(hi, lo, live, last_step):
+  def strategy(hi_lo, live, last_step):
     # A degenerate basic variable (value 0) comes out as rounding noise:
     # entries within the refinement's last correction of 0 are 0.
-    z = jnp.where(live, hi + lo, 0.0)
-    eps = jnp.finfo(dt).eps
+    z = jnp.where(live, hi_lo[0] + hi_lo[1], 0.0)
     zero_tol = 8.0 * jnp.max(jnp.abs(last_step)) + 16.0 * eps * eps * (
         jnp.max(jnp.abs(z)))
     return normalize(jnp.where(z > zero_tol, z, 0.0))
 
-  return strategy(u_hi, u_lo, in_R, du), strategy(w_hi, w_lo, in_S, dw)
+  return (strategy(sol.u, sol.in_R, sol.du),
+          strategy(sol.w, sol.in_S, sol.dw))
+
+
+def refresh(state, A, scale, steps=None):
+  """The tableau's right-hand sides and objective row recomputed.
+
+  Over hundreds of float32 pivots the tableau passes through
+  ill-conditioned bases (entries up to 1e3 on random tournaments at n =
+  200) and its reduced costs drift by up to 1e-2: the simplex stops at a
+  basis that only looks optimal (a fifth of those games). The basis'
+  primal and dual values are refined as in :func:`refined_candidate`, and
+  from them, with error-free products, the basic variables (the true
+  right-hand side; the perturbed one keeps its offset) and every nonbasic
+  reduced cost: ``(A'^T u)_j - 1`` for a structural column, ``u_i`` for a
+  slack. O(n k), against O(n^3) for :func:`reinvert`; the pivots then go
+  on from correct prices on the old (approximate) tableau.
+
+  Args:
+    state: a :class:`SimplexState` (one game).
+    A: ``[n, k]`` unscaled payoffs (working dtype).
+    scale: ``[]`` the kernel's payoff scale.
+    steps: refinement steps (None: as :func:`refined_candidate`).
+
+  Returns:
+    The state with new right-hand sides and objective row, ``optimal``
+    cleared (unchanged where the refinement broke down).
+  """
+  T = state.tableau
+  n = T.shape[0]
+  k = T.shape[1] - 2
+  if steps is None:
+    steps = _default_steps(n, k)
+  sol = _basis_solution(state, A, scale, True, steps)
+  w_hi, w_lo = sol.w
+  u_hi, u_lo = sol.u
+  # Slack values 1 - (A'' w)_i and reduced costs (A''^T u)_j - 1 (A'' the
+  # unscaled shifted payoffs): the residuals of the basis systems, on
+  # every row and column.
+  slack = sol.residual(*cp.matvec(A, w_hi, w_lo), *cp.total(w_hi, w_lo))
+  reduced = -sol.residual(*cp.vecmat(u_hi, A, u_lo), *cp.total(u_hi, u_lo))
+  rl, cl = state.row_label, state.col_label
+  rhs = jnp.where(rl < k, scale * (w_hi + w_lo)[jnp.minimum(rl, k - 1)],
+                  slack[jnp.clip(rl - k, 0, n - 1)])
+  r_cols = jnp.where(cl < k, reduced[jnp.minimum(cl, k - 1)],
+                     scale * (u_hi + u_lo)[jnp.clip(cl - k, 0, n - 1)])
+  value = scale * (jnp.sum(w_hi) + jnp.sum(w_lo))
+  old_rhs = T[:, k + 1]
+  T_new = T.at[:, k].add(rhs - old_rhs).at[:, k + 1].set(rhs)
+  r_new = jnp.concatenate([
+      r_cols,
+      jnp.stack([state.objective[k] + value - state.objective[k + 1], value])
+  ])
+  ok = jnp.all(jnp.isfinite(T_new[:, k:])) & jnp.all(jnp.isfinite(r_new))
+  new = state._replace(tableau=T_new, objective=r_new,
+                       optimal=jnp.zeros((), bool))
+  return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new,
+                      state._replace(optimal=jnp.zeros((), bool)))
 
 
 def _perturbed_rhs(n, dtype):
@@ -374,5 +465,5 @@ def reinvert(state, game):
   return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state)
 
 
-__all__ = ("SimplexState", "dual_update", "refined_candidate", "reinvert",
-           "simplex")
+__all__ = ("SimplexState", "dual_update", "refined_candidate", "refresh",
+           "reinvert", "simplex")
