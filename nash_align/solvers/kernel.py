@@ -8,16 +8,17 @@ Written for one game and vmapped over games (the same code under ``jit``,
    (:mod:`nash_align.solvers.methods`, with an exact step on the support its
    iterate identifies every ``check_every`` iterations) or the dense simplex
    (:mod:`nash_align.solvers.simplex`, exact in finitely many pivots).
-2. :func:`finalize` certifies the answer on the original payoffs
-   (:mod:`nash_align.solvers.refine`): the candidate's own double-float gap
-   (for ``beta > 0`` a double-float bound of the regularized gap), and if
-   that misses ``tol``, :func:`polish`: the equalizer system on the
-   identified support (the simplex's basis) solved with mixed-precision
+2. A first-order answer is certified by :func:`finalize` on the original
+   payoffs (:mod:`nash_align.solvers.refine`): the candidate's own
+   double-float gap (for ``beta > 0`` a double-float bound of the
+   regularized gap), and if that misses ``tol``, :func:`polish`: the
+   equalizer system on the identified support solved with mixed-precision
    refinement, or Newton steps with double-float residuals for ``beta > 0``.
-3. A simplex answer that still misses is repaired by :func:`repair`: the
-   tableau is rebuilt from the basis (reinversion), primal pivots go on, dual
-   pivots remove the perturbation's infeasibility, and (2) runs again; at most
-   :data:`REPAIR_ROUNDS` times.
+3. A simplex answer is its final basis' solution refined with the tableau's
+   own inverse, certified as it is; a game it misses goes to
+   :func:`resume`: refresh-and-continue rounds (prices and right-hand sides
+   recomputed in O(n k), more pivots), then reinversion rounds with the
+   support system (O(n^3)), each a bounded number of times.
 
 A game whose answer is not certified keeps ``certified=False``: never a wrong
 answer silently.
@@ -360,64 +361,56 @@ def _simplex_pivots(state, game, max_iters):
 
 
 def resume(A, game, scale, state, cert, max_iters, *, symmetric, tol):
-  """Refresh-and-continue rounds of the simplex for ONE uncertified game.
+  """Makes ONE uncertified simplex game certified if it can.
 
-  Each round recomputes the tableau's prices and right-hand sides from the
-  refined basis solution (:func:`nash_align.solvers.simplex.refresh`,
-  O(n k)), pivots on to an optimal and feasible basis, and certifies its
-  refined answer; at most :data:`REFRESH_ROUNDS` rounds. What still misses
-  goes on to :func:`repair`.
-
-  Returns ``(cert, pivots)``.
-  """
-  method = METHODS["simplex"]
-
-  def cond(c):
-    state, cert, r = c
-    return (~cert.certified) & (r < REFRESH_ROUNDS) & (state.count < max_iters)
-
-  def body(c):
-    state, cert, r = c
-    state = _simplex_pivots(simplex_lib.refresh(state, A, scale), game,
-                            max_iters)
-    z = _refined_profile(method, symmetric, state, A, scale)
-    new = certify_raw(A, z, game.log_ref, symmetric=symmetric,
-                      regularized=False, beta=0.0, tol=tol)
-    return state, _keep_certified(cert, new), r + 1
-
-  state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
-  return cert, state.count
-
-
-def repair(A, game, scale, state, cert, max_iters, *, symmetric, tol):
-  """Reinvert-and-continue rounds of the simplex for ONE uncertified game.
-
-  Each round rebuilds the tableau from the basis
-  (:func:`nash_align.solvers.simplex.reinvert`, O(n^3)), pivots on, and
-  runs :func:`finalize` (with the support system); at most
-  :data:`REPAIR_ROUNDS` rounds.
+  First refresh-and-continue rounds: the tableau's prices and right-hand
+  sides are recomputed from the refined basis solution
+  (:func:`nash_align.solvers.simplex.refresh`, O(n k)), the pivots go on
+  to an optimal and feasible basis (at most ``n + k`` more a round: a
+  tableau that drifted too far is left to the next stage), and its refined
+  answer is certified; at most :data:`REFRESH_ROUNDS` rounds. What still
+  misses is repaired from the original state: the tableau rebuilt from the
+  basis (:func:`nash_align.solvers.simplex.reinvert`, O(n^3)), pivots, and
+  :func:`finalize` with the support system; at most :data:`REPAIR_ROUNDS`
+  rounds.
 
   Returns ``(cert, pivots)``.
   """
   method = METHODS["simplex"]
+  n, k = A.shape
+  opts = dict(symmetric=symmetric, regularized=False, beta=0.0, tol=tol)
 
-  def cond(c):
-    state, cert, r = c
-    return (~cert.certified) & (r < REPAIR_ROUNDS) & (state.count < max_iters)
+  def rounds(state, cert, limit, start, answer):
+    def cond(c):
+      state, cert, r = c
+      return (~cert.certified) & (r < limit) & (state.count < max_iters)
 
-  def body(c):
-    state, cert, r = c
-    state = _simplex_pivots(simplex_lib.reinvert(state, game), game,
-                            max_iters)
-    slot = _Slot(state, None, None, None, None)
-    rows, cols = supports("simplex", symmetric, slot)
+    def body(c):
+      state, cert, r = c
+      state, new = answer(start(state))
+      return state, _keep_certified(cert, new), r + 1
+
+    state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
+    return state, cert
+
+  def refreshed(state):
+    cap = jnp.minimum(max_iters, state.count + n + k)
+    state = _simplex_pivots(simplex_lib.refresh(state, A, scale), game, cap)
     z = _refined_profile(method, symmetric, state, A, scale)
-    new = finalize(A, z, rows, cols, game.log_ref, symmetric=symmetric,
-                   regularized=False, beta=0.0, tol=tol)
-    return state, _keep_certified(cert, new), r + 1
+    return state, certify_raw(A, z, game.log_ref, **opts)
 
-  state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
-  return cert, state.count
+  def reinverted(state):
+    state = _simplex_pivots(state, game, max_iters)
+    rows, cols = supports("simplex", symmetric,
+                          _Slot(state, None, None, None, None))
+    z = _refined_profile(method, symmetric, state, A, scale)
+    return state, finalize(A, z, rows, cols, game.log_ref, **opts)
+
+  ident = lambda s: s
+  resumed, cert = rounds(state, cert, REFRESH_ROUNDS, ident, refreshed)
+  repaired, cert = rounds(state, cert, REPAIR_ROUNDS,
+                          lambda s: simplex_lib.reinvert(s, game), reinverted)
+  return cert, jnp.maximum(resumed.count, repaired.count)
 
 
 def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
@@ -425,7 +418,9 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   """Solves and certifies the games ``A`` ``[B, n, k]`` (working dtype).
 
   The in-graph path: every game runs its method to the end (its own
-  ``while_loop``, vmapped), then :func:`finalize`, then (simplex) :func:`repair`.
+  ``while_loop``, vmapped), then :func:`finalize` (first-order methods) or
+  the refined basis solution and, for the games it misses, :func:`resume`
+  (the simplex).
   The eager call runs exactly this on chunks of games.
 
   Returns ``(Certified [B, ...], iterations [B] int32)``.
@@ -452,11 +447,10 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   cert = jax.vmap(functools.partial(
       certify_raw, symmetric=symmetric, regularized=False, beta=beta,
       tol=tol))(A, z, log_ref)
-  for stage in (resume, repair):
-    fn = functools.partial(stage, max_iters=max_iters, symmetric=symmetric,
-                           tol=tol)
-    cert, iters = compacted(~cert.certified, fn,
-                            (A, game, scale, slots.state, cert), (cert, iters))
+  fn = functools.partial(resume, max_iters=max_iters, symmetric=symmetric,
+                         tol=tol)
+  cert, iters = compacted(~cert.certified, fn,
+                          (A, game, scale, slots.state, cert), (cert, iters))
   return cert, iters.astype(jnp.int32)
 
 
