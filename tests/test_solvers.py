@@ -472,3 +472,51 @@ def test_compensated_products_within_their_bound(n, k):
     assert np.all(err <= bound), (err / bound).max()
   # The bound is far below float32's own k * 2^-24: the test can fail.
   assert compensated.matvec_error(max(n, k)) < 0.02 * max(n, k) * 2.0**-24
+
+
+@pytest.mark.parametrize("family", ["tournament", "general"])
+def test_simplex_refresh_recomputes_prices_and_values_from_the_basis(family):
+  """``refresh`` on a drifted tableau: every reduced cost and basic value
+  against float64 from the basis matrix (numpy), the perturbation's offset
+  kept."""
+  from nash_align.solvers import simplex as simplex_lib  # pylint: disable=g-import-not-at-top
+  from nash_align.solvers.methods import Game  # pylint: disable=g-import-not-at-top
+  n = 30
+  A = (_tournaments(5, 1, n)[0] if family == "tournament" else
+       np.random.default_rng(5).normal(size=(n, n)))
+  A = A.astype(np.float32)
+  scale = np.float32(np.abs(A).max())
+  method = simplex_lib.simplex()
+  game = Game(jnp.asarray(A / scale), (jnp.zeros(n),), jnp.float32(0),
+              jnp.float32(1))
+
+  @jax.jit
+  def pivots_then_refresh(game, noise):
+    state = method.init(game, family == "tournament")
+    state = jax.lax.fori_loop(0, 12, lambda _, s: method.update(s, game),
+                              state)
+    drifted = state._replace(tableau=state.tableau.at[:, -2:].add(noise),
+                             objective=state.objective + noise[0, 0])
+    return state, simplex_lib.refresh(drifted, jnp.asarray(A), scale)
+
+  noise = jnp.full((n, 2), 1e-3, jnp.float32)
+  state, new = pivots_then_refresh(game, noise)
+  assert int(state.count) == 12
+  As = A.astype(np.float64) / np.float64(scale)
+  Ap = As - As.min() + 1.0
+  full = np.concatenate([Ap, np.eye(n)], axis=1)
+  basis = full[:, np.asarray(new.row_label)]
+  values = np.linalg.solve(basis, np.ones(n))
+  costs = np.where(np.arange(2 * n) < n, -1.0, 0.0)
+  duals = np.linalg.solve(basis.T, costs[np.asarray(new.row_label)])
+  reduced = costs - full.T @ duals  # of every variable, 0 on the basis
+  T = np.asarray(new.tableau, np.float64)
+  np.testing.assert_allclose(T[:, -1], values, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(new.objective[:n]),
+                             reduced[np.asarray(new.col_label)], atol=1e-6)
+  np.testing.assert_allclose(np.asarray(new.objective[n + 1]),
+                             values[np.asarray(new.row_label) < n].sum(),
+                             rtol=1e-6)
+  offset = np.asarray(state.tableau[:, -2] - state.tableau[:, -1])
+  np.testing.assert_allclose(T[:, -2] - T[:, -1], offset, atol=1e-6)
+  assert not bool(new.optimal)
