@@ -66,6 +66,13 @@ class Certified(NamedTuple):
   row_support: jax.Array
   col_support: jax.Array
 
+  @classmethod
+  def zeros(cls, games, n, k, dtype):
+    """An all-zero batch ``[games, ...]`` (a buffer to fill)."""
+    z = lambda *shape, dt=dtype: jnp.zeros((games,) + shape, dt)
+    return cls(z(n), z(k), z(), z(), z(dt=bool), z(n, dt=bool),
+               z(k, dt=bool))
+
 
 def _compress(mask):
   """Permutation ``[m]`` putting the indices where ``mask`` first (stable)."""

@@ -26,6 +26,7 @@ from nash_align import _validation
 from nash_align.solvers import certificate
 from nash_align.solvers import kernel
 from nash_align.solvers import lp
+from nash_align.solvers import refine
 from nash_align.solvers.kernel import DEFAULT_CHECK_EVERY
 from nash_align.solvers.kernel import DEFAULT_MAX_ITERS
 from nash_align.solvers.kernel import METHODS
@@ -321,23 +322,28 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, chunk_size, *,
       check_every=check_every, methods=methods)
   games = flat.shape[0]
   if games > chunk_size:
-    # Chunks in sequence (lax.map): each game's answer does not depend on
-    # its batch, and on a CPU a chunk's tableaux stay in cache (the default
-    # chunk is the eager call's; on accelerators it is large enough to fill
-    # the device). Padding games are zero games (solved at once) with game
-    # 0's reference.
+    # Chunks in sequence: each game's answer does not depend on its batch,
+    # and on a CPU a chunk's tableaux stay in cache (the default chunk is
+    # the eager call's; on accelerators it is large enough to fill the
+    # device). Each chunk is a slice of the input; the last one ends at the
+    # last game (re-solving a few games of the one before, the same answers)
+    # instead of padding a copy of the batch (a copy of 10,000 games at
+    # n = 50 cost 3 us a game, a sixth of solving the margin games).
     num = -(-games // chunk_size)
-    pad = num * chunk_size - games
+    take = lambda a, start: jax.lax.dynamic_slice_in_dim(a, start, chunk_size)
 
-    def fold(a, fill):
-      a = jnp.concatenate([a, jnp.broadcast_to(fill, (pad,) + a.shape[1:])])
-      return a.reshape((num, chunk_size) + a.shape[1:])
+    def piece(c, out):
+      start = jnp.minimum(c * chunk_size, games - chunk_size)
+      new = solve_flat(take(flat, start), take(lrx, start), take(lry, start))
+      return jax.tree.map(
+          lambda o, v: jax.lax.dynamic_update_slice_in_dim(o, v, start, 0),
+          out, new)
 
-    out = jax.lax.map(lambda c: solve_flat(*c),
-                      (fold(flat, jnp.zeros((), flat.dtype)),
-                       fold(lrx, lrx[0]), fold(lry, lry[0])))
-    cert, its = jax.tree.map(
-        lambda a: a.reshape((num * chunk_size,) + a.shape[2:])[:games], out)
+    # Filled in place (stacking the chunks' outputs and concatenating them
+    # was 10% slower at n = 50).
+    empty = (refine.Certified.zeros(games, n, k, dt),
+             jnp.zeros((games,), jnp.int32))
+    cert, its = jax.lax.fori_loop(0, num, piece, empty)
   else:
     cert, its = solve_flat(flat, lrx, lry)
   shape = lambda a, m=None: a.reshape(batch + (() if m is None else (m,)))
