@@ -166,8 +166,9 @@ def test_chunk_size_does_not_change_results(method):
   b = solvers.solve(A, method=method, chunk_size=4)
   for x, y in zip(a, b):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-  # Under jit, chunk_size=5 runs a lax.map over 7 chunks (3 padding games):
-  # the same answers as the eager call.
+  # Under jit, chunk_size=5 runs a loop over 7 chunks, the last one
+  # overlapping the one before by 3 games: the same answers as the eager
+  # call.
   c = jax.jit(lambda A: solvers.solve(A, method=method, chunk_size=5))(
       jnp.asarray(A, jnp.float32))
   np.testing.assert_array_equal(np.asarray(c.row_support),
