@@ -380,36 +380,35 @@ def resume(A, game, scale, state, cert, max_iters, *, symmetric, tol):
   n, k = A.shape
   opts = dict(symmetric=symmetric, regularized=False, beta=0.0, tol=tol)
 
-  def rounds(state, cert, limit, start, answer):
+  def rounds(state, cert, limit, start, pivots_per_round, certify):
+    """Up to ``limit`` rounds of ``start``, pivots, refined answer."""
     def cond(c):
       state, cert, r = c
       return (~cert.certified) & (r < limit) & (state.count < max_iters)
 
     def body(c):
       state, cert, r = c
-      state, new = answer(start(state))
-      return state, _keep_certified(cert, new), r + 1
+      state = start(state)
+      cap = jnp.minimum(max_iters, state.count + pivots_per_round)
+      state = _simplex_pivots(state, game, cap)
+      z = _refined_profile(method, symmetric, state, A, scale)
+      return state, _keep_certified(cert, certify(state, z)), r + 1
 
     state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
     return state, cert
 
-  def refreshed(state):
-    cap = jnp.minimum(max_iters, state.count + n + k)
-    state = _simplex_pivots(simplex_lib.refresh(state, A, scale), game, cap)
-    z = _refined_profile(method, symmetric, state, A, scale)
-    return state, certify_raw(A, z, game.log_ref, **opts)
-
-  def reinverted(state):
-    state = _simplex_pivots(state, game, max_iters)
+  def support_system(state, z):
     rows, cols = supports("simplex", symmetric,
                           _Slot(state, None, None, None, None))
-    z = _refined_profile(method, symmetric, state, A, scale)
-    return state, finalize(A, z, rows, cols, game.log_ref, **opts)
+    return finalize(A, z, rows, cols, game.log_ref, **opts)
 
-  ident = lambda s: s
-  resumed, cert = rounds(state, cert, REFRESH_ROUNDS, ident, refreshed)
-  repaired, cert = rounds(state, cert, REPAIR_ROUNDS,
-                          lambda s: simplex_lib.reinvert(s, game), reinverted)
+  resumed, cert = rounds(
+      state, cert, REFRESH_ROUNDS,
+      lambda s: simplex_lib.refresh(s, A, scale), n + k,
+      lambda s, z: certify_raw(A, z, game.log_ref, **opts))
+  repaired, cert = rounds(
+      state, cert, REPAIR_ROUNDS, lambda s: simplex_lib.reinvert(s, game),
+      max_iters, support_system)
   return cert, jnp.maximum(resumed.count, repaired.count)
 
 

@@ -32,7 +32,8 @@ driver vmaps it, runs it in its ``while_loop`` and streams it through the
 pool (a game that reaches its optimal basis leaves the pool).
 """
 
-from typing import Any, NamedTuple
+import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -244,7 +245,16 @@ class _BasisSolution(NamedTuple):
   du: jax.Array  # [n] last correction of u
   in_S: jax.Array  # [k] bool, basic w's
   in_R: jax.Array  # [n] bool, nonbasic slacks
-  residual: Any  # (prod_hi, prod_lo, sum_hi, sum_lo) -> 1 - (prod + gamma sum)
+  gamma: jax.Array  # [] the shift of the unscaled system (see _residual)
+
+
+def _residual(gamma, prod_hi, prod_lo, s_hi, s_lo):
+  """``1 - (prod + gamma s)`` in double-float, rounded: a basis system's
+  residual, ``prod`` a product with ``A`` and ``s`` the vector's sum."""
+  g_hi, g_lo = cp.scale(gamma, s_hi, s_lo)
+  p_hi, p_lo = cp.add(prod_hi, prod_lo, g_hi, g_lo)
+  r_hi, r_lo = cp.add(jnp.ones_like(p_hi), jnp.zeros_like(p_hi), -p_hi, -p_lo)
+  return r_hi + r_lo
 
 
 def _basis_solution(state, A, scale, duals, steps):
@@ -264,14 +274,7 @@ def _basis_solution(state, A, scale, duals, steps):
   Tk = T[:, :k]
   gamma = (1.0 - jnp.min(A) / scale) * scale  # min(A / scale), one pass less
   zero_n, zero_k = jnp.zeros((n,), dt), jnp.zeros((k,), dt)
-
-  def residual(prod_hi, prod_lo, s_hi, s_lo):
-    g_hi, g_lo = cp.scale(gamma, s_hi, s_lo)
-    p_hi, p_lo = cp.add(prod_hi, prod_lo, g_hi, g_lo)
-    r_hi, r_lo = cp.add(jnp.ones_like(p_hi), jnp.zeros_like(p_hi), -p_hi,
-                        -p_lo)
-    return r_hi + r_lo
-
+  residual = functools.partial(_residual, gamma)
   # Primal: w on S from the true right-hand side.
   w_hi = zero_k.at[w_at].set(T[:, k + 1] / scale, mode="drop")
   w_lo = zero_k
@@ -297,7 +300,7 @@ def _basis_solution(state, A, scale, duals, steps):
     du = jnp.where(jnp.isfinite(du), du, 0.0)
     u_hi, u_lo = cp.add(u_hi, u_lo, du, zero_n)
   return _BasisSolution((w_hi, w_lo), (u_hi, u_lo), dw, du, in_S, in_R,
-                        residual)
+                        gamma)
 
 
 def _default_steps(n, k):
@@ -388,8 +391,10 @@ def refresh(state, A, scale, steps=None):
   # Slack values 1 - (A'' w)_i and reduced costs (A''^T u)_j - 1 (A'' the
   # unscaled shifted payoffs): the residuals of the basis systems, on
   # every row and column.
-  slack = sol.residual(*cp.matvec(A, w_hi, w_lo), *cp.total(w_hi, w_lo))
-  reduced = -sol.residual(*cp.vecmat(u_hi, A, u_lo), *cp.total(u_hi, u_lo))
+  slack = _residual(sol.gamma, *cp.matvec(A, w_hi, w_lo),
+                    *cp.total(w_hi, w_lo))
+  reduced = -_residual(sol.gamma, *cp.vecmat(u_hi, A, u_lo),
+                       *cp.total(u_hi, u_lo))
   rl, cl = state.row_label, state.col_label
   rhs = jnp.where(rl < k, scale * (w_hi + w_lo)[jnp.minimum(rl, k - 1)],
                   slack[jnp.clip(rl - k, 0, n - 1)])
