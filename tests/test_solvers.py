@@ -475,6 +475,35 @@ def test_compensated_products_within_their_bound(n, k):
   assert compensated.matvec_error(max(n, k)) < 0.02 * max(n, k) * 2.0**-24
 
 
+def test_antisymmetric_certificate_with_one_product_matches_float64():
+  """``certificate(..., skew=True)`` (one product for exactly antisymmetric
+  games) against float64 on strategies near and far from equilibrium, and
+  ``solve`` under jit on a batch mixing exact and only nearly antisymmetric
+  games (which must take the two-product certificate)."""
+  from nash_align.solvers import refine  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(11)
+  A = np.concatenate([_tournaments(3, 8, 23).astype(np.float32),
+                      _three_families(23, 2, seed=4)[:2]])
+  A = (A - np.swapaxes(A, 1, 2)) / 2  # exactly antisymmetric float32
+  assert np.all(A == -np.swapaxes(A, 1, 2))
+  eq = solvers.solve_lp(A.astype(np.float64)).row.astype(np.float32)
+  far = rng.dirichlet(np.full(23, 0.3), len(A)).astype(np.float32)
+  cert = jax.jit(jax.vmap(lambda a, x: refine.certificate(a, x, x, skew=True)))
+  for x in (eq, far):
+    gap, value, slack = map(np.asarray, cert(A, x))
+    g64 = solvers.duality_gap(A.astype(np.float64), x, x)
+    # Within the products' bound, plus the float32 rounding of the gap.
+    bound = slack + 2.0**-24 * np.abs(g64)
+    assert np.all(np.abs(gap - g64) <= bound), (gap - g64, bound)
+    assert np.all(np.abs(value) <= slack)  # x^T A x = 0
+  near = A[:4] + (1e-9 * rng.standard_normal(A[:4].shape)).astype(np.float32)
+  mixed = jnp.asarray(np.concatenate([A, near]))
+  res = jax.tree.map(np.asarray, _jit_solve_f32(mixed))
+  g64 = solvers.duality_gap(np.asarray(mixed, np.float64), res.row, res.col)
+  assert np.all(res.converged) and np.all(g64 <= TOL), g64
+  np.testing.assert_allclose(res.gap, g64, atol=1e-8)
+
+
 @pytest.mark.parametrize("family", ["tournament", "general"])
 def test_simplex_refresh_recomputes_prices_and_values_from_the_basis(family):
   """``refresh`` on a drifted tableau: every reduced cost and basic value

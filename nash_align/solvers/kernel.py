@@ -244,7 +244,8 @@ def supports(method_name, symmetric, slot):
   return _support(z[0]), _support(z[1])
 
 
-def certify_raw(A, z, log_ref, *, symmetric, regularized, beta, tol):
+def certify_raw(A, z, log_ref, *, symmetric, regularized, beta, tol,
+                skew=False):
   """Certificate of ONE game's candidate ``z`` as it is (sums fixed).
 
   Args:
@@ -255,6 +256,9 @@ def certify_raw(A, z, log_ref, *, symmetric, regularized, beta, tol):
     regularized: static, ``beta > 0``.
     beta: KL strength (unscaled).
     tol: gap tolerance.
+    skew: static; on the symmetric path, the caller's promise that
+      ``A = -A^T`` exactly (one product instead of two,
+      :func:`nash_align.solvers.refine.certificate`).
 
   Returns:
     :class:`nash_align.solvers.refine.Certified`.
@@ -265,7 +269,24 @@ def certify_raw(A, z, log_ref, *, symmetric, regularized, beta, tol):
     lr = log_ref[0]
     lc = log_ref[0] if symmetric else log_ref[1]
     return refine.certify_regularized(A, x, y, beta, lr, lc, tol)
-  return refine.certify_candidate(A, x, y, tol)
+  return refine.certify_candidate(A, x, y, tol, skew=symmetric and skew)
+
+
+def certify_batch(A, z, log_ref, exact_skew=False, **opts):
+  """:func:`certify_raw` of a batch ``[B]``.
+
+  ``exact_skew``: a bool for the whole batch (Python or traced) that every
+  game is exactly antisymmetric; on the symmetric path it then takes one
+  double-float product a game instead of two (a traced flag picks the
+  branch with ``lax.cond``: both are compiled, one runs).
+  """
+  run = lambda skew: jax.vmap(functools.partial(
+      certify_raw, skew=skew, **opts))(A, z, log_ref)
+  if not opts["symmetric"] or opts["regularized"] or exact_skew is False:
+    return run(False)
+  if exact_skew is True:
+    return run(True)
+  return jax.lax.cond(exact_skew, lambda: run(True), lambda: run(False))
 
 
 def polish(A, raw, rows, cols, log_ref, *, symmetric, regularized, beta,
@@ -318,10 +339,11 @@ def compacted(mask, fn, operands, out):
   return jax.lax.while_loop(lambda c: jnp.any(c[0]), body, (mask, out))[1]
 
 
-def finalize_batch(A, z, rows, cols, log_ref, **opts):
+def finalize_batch(A, z, rows, cols, log_ref, exact_skew=False, **opts):
   """:func:`finalize` of a batch ``[B]``; the polish runs only on the games
-  whose raw candidate missed (:func:`compacted`)."""
-  raw = jax.vmap(functools.partial(certify_raw, **opts))(A, z, log_ref)
+  whose raw candidate missed (:func:`compacted`). ``exact_skew``: see
+  :func:`certify_batch`."""
+  raw = certify_batch(A, z, log_ref, exact_skew, **opts)
   return compacted(~raw.certified, functools.partial(polish, **opts),
                    (A, raw, rows, cols, log_ref), raw)
 
@@ -412,9 +434,13 @@ def resume(A, game, scale, state, cert, max_iters, *, symmetric, tol):
   return cert, jnp.maximum(resumed.count, repaired.count)
 
 
-def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
-                tol, max_iters, check_every):
+def solve_batch(A, log_ref, exact_skew=False, *, method_name, symmetric,
+                regularized, beta, step, tol, max_iters, check_every):
   """Solves and certifies the games ``A`` ``[B, n, k]`` (working dtype).
+
+  ``exact_skew``: bool (Python or a traced scalar), every game of the batch
+  exactly antisymmetric (the symmetric path's certificate then takes one
+  product a game; :func:`certify_batch`).
 
   The in-graph path: every game runs its method to the end (its own
   ``while_loop``, vmapped), then :func:`finalize` (first-order methods) or
@@ -436,16 +462,15 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
   if method.reinvert is None or regularized:
     cert = finalize_slots(A, slots, log_ref, method_name=method_name,
                           symmetric=symmetric, regularized=regularized,
-                          beta=beta, tol=tol)
+                          beta=beta, tol=tol, exact_skew=exact_skew)
     return cert, iters.astype(jnp.int32)
   # The simplex: its refined answer, certified as it is; only the games it
   # misses pay for the refresh rounds, and only those still missing for
   # the reinversions (each stage compacted).
   z = jax.vmap(functools.partial(_refined_profile, method, symmetric))(
       slots.state, A, scale)
-  cert = jax.vmap(functools.partial(
-      certify_raw, symmetric=symmetric, regularized=False, beta=beta,
-      tol=tol))(A, z, log_ref)
+  cert = certify_batch(A, z, log_ref, exact_skew, symmetric=symmetric,
+                       regularized=False, beta=beta, tol=tol)
   fn = functools.partial(resume, max_iters=max_iters, symmetric=symmetric,
                          tol=tol)
   cert, iters = compacted(~cert.certified, fn,
@@ -454,9 +479,10 @@ def solve_batch(A, log_ref, *, method_name, symmetric, regularized, beta, step,
 
 
 def finalize_slots(A, slots, log_ref, *, method_name, symmetric, regularized,
-                   beta, tol):
+                   beta, tol, exact_skew=False):
   """:func:`finalize_batch` of a batch of slots ``[B]``."""
   rows, cols = jax.vmap(functools.partial(supports, method_name, symmetric))(
       slots)
-  return finalize_batch(A, slots.z, rows, cols, log_ref, symmetric=symmetric,
-                        regularized=regularized, beta=beta, tol=tol)
+  return finalize_batch(A, slots.z, rows, cols, log_ref, exact_skew,
+                        symmetric=symmetric, regularized=regularized,
+                        beta=beta, tol=tol)

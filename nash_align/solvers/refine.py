@@ -130,7 +130,7 @@ def sum_to_one(p):
   return p.at[jnp.argmax(p)].add((1.0 - s_hi) - s_lo)
 
 
-def certificate(A, x, y, scale=None):
+def certificate(A, x, y, scale=None, skew=False):
   """Double-float duality gap of exactly ``(x, y)`` in ``A`` ``[n, k]``.
 
   Returns ``(gap, value, slack)``: ``gap = max_i (A y)_i - min_j (x^T A)_j``
@@ -138,11 +138,18 @@ def certificate(A, x, y, scale=None):
   ``slack``, a bound on how much putting ``x``, ``y`` exactly on the
   simplex could add to the gap (``max |A|`` times the sums' errors), plus a
   margin for the double-float rounding.
+
+  ``skew=True`` is the caller's promise that ``A = -A^T`` exactly and
+  ``y`` is ``x``: then ``x^T A = -(A x)^T`` exactly, and one product (with
+  its own error bound, which ``slack`` counts for both sides) serves both.
   """
   if scale is None:
     scale = jnp.max(jnp.abs(A))
   ay_hi, ay_lo = cp.matvec(A, x if y is None else y)
-  xa_hi, xa_lo = cp.vecmat(x, A)
+  if skew:
+    xa_hi, xa_lo = -ay_hi, -ay_lo
+  else:
+    xa_hi, xa_lo = cp.vecmat(x, A)
   c1, d1 = _df_max(ay_hi, ay_lo)
   c2, d2 = _df_max(-xa_hi, -xa_lo)
   s, e = cp.two_sum(c1, c2)
@@ -247,8 +254,8 @@ def refine_general(A, rows, cols, tol):
   return _finish(A, x, y, ok_x & ok_y & square, tol)
 
 
-def _finish(A, x, y, ok, tol):
-  gap, value, slack = certificate(A, x, y)
+def _finish(A, x, y, ok, tol, skew=False):
+  gap, value, slack = certificate(A, x, y, skew=skew)
   certified = ok & jnp.isfinite(gap) & (gap + slack <= tol)
   return Certified(x, y, value, gap, certified, x > 0, y > 0)
 
@@ -345,10 +352,11 @@ def certify_regularized(A, x, y, beta, log_ref_row, log_ref_col, tol):
   return Certified(x, y, value, gap, certified, x > 0, y > 0)
 
 
-def certify_candidate(A, x, y, tol):
-  """Certificate of a candidate ``(x, y)`` as it is (no refinement)."""
+def certify_candidate(A, x, y, tol, skew=False):
+  """Certificate of a candidate ``(x, y)`` as it is (no refinement);
+  ``skew``: see :func:`certificate`."""
   ok = jnp.all(x >= 0) & jnp.all(y >= 0)
-  return _finish(A, x, y, ok, tol)
+  return _finish(A, x, y, ok, tol, skew)
 
 
 __all__ = ("Certified", "certificate", "certify_candidate", "sum_to_one",

@@ -270,8 +270,10 @@ def _basis_solution(state, A, scale, duals, steps):
   in_R = jnp.zeros((n,), bool).at[u_at].set(True, mode="drop")
   in_S = jnp.zeros((k,), bool).at[w_at].set(True, mode="drop")
   # T[:, :k] / scale approximates the unscaled system's inverse; the
-  # division is applied to the (O(n)) corrections, not to the tableau.
-  Tk = T[:, :k]
+  # division is applied to the (O(n)) corrections, not to the tableau. The
+  # products take the whole tableau (zeros against its two right-hand
+  # sides): slicing T[:, :k] first copied it (2 us a game at n = 50).
+  pad2 = lambda v: jnp.concatenate([v, jnp.zeros((2,), dt)])
   gamma = (1.0 - jnp.min(A) / scale) * scale  # min(A / scale), one pass less
   zero_n, zero_k = jnp.zeros((n,), dt), jnp.zeros((k,), dt)
   residual = functools.partial(_residual, gamma)
@@ -285,8 +287,8 @@ def _basis_solution(state, A, scale, duals, steps):
   for _ in range(steps):
     r = jnp.where(in_R, residual(*cp.matvec(A, w_hi, w_lo),
                                  *cp.total(w_hi, w_lo)), 0.0)
-    d_tab = cp.mm(Tk, jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
-                                0.0)) / scale
+    d_tab = cp.mm(T, pad2(jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
+                                     0.0))) / scale
     dw = zero_k.at[w_at].set(d_tab, mode="drop")
     dw = jnp.where(jnp.isfinite(dw), dw, 0.0)
     w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
@@ -295,7 +297,7 @@ def _basis_solution(state, A, scale, duals, steps):
     r = jnp.where(in_S, residual(*cp.vecmat(u_hi, A, u_lo),
                                  *cp.total(u_hi, u_lo)), 0.0)
     d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0),
-                  Tk) / scale
+                  T)[:k] / scale
     du = zero_n.at[u_at].set(d_tab, mode="drop")
     du = jnp.where(jnp.isfinite(du), du, 0.0)
     u_hi, u_lo = cp.add(u_hi, u_lo, du, zero_n)

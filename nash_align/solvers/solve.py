@@ -286,13 +286,13 @@ def _kernel_opts(method, symmetric, regularized, beta, step_size, tol,
               max_iters=max_iters, check_every=check_every)
 
 
-def _chain(flat, lrx, lry, sym, methods, regularized, opts):
+def _chain(flat, lrx, lry, sym, methods, regularized, opts, exact_skew=False):
   """Runs ``methods`` in turn; later ones only if a game is uncertified."""
   log_ref = (lrx,) if sym else (lrx, lry)
   cert, its = None, None
   for method in methods:
     run = functools.partial(
-        kernel.solve_batch, flat, log_ref,
+        kernel.solve_batch, flat, log_ref, exact_skew if sym else False,
         **_kernel_opts(method, sym, regularized, **opts))
     if cert is None:
       cert, its = run()
@@ -361,7 +361,8 @@ def _solve_flat(flat, lrx, lry, *, same_ref, symmetric, tol, max_iters, beta,
   regularized = beta > 0
   opts = dict(beta=beta, step_size=step_size, tol=tol, max_iters=max_iters,
               check_every=check_every)
-  run = lambda sym: _chain(flat, lrx, lry, sym, methods, regularized, opts)
+  run = lambda sym, exact=False: _chain(flat, lrx, lry, sym, methods,
+                                       regularized, opts, exact)
   if n != k or not same_ref or symmetric is False:
     cert, its = run(False)
   elif symmetric:
@@ -370,16 +371,20 @@ def _solve_flat(flat, lrx, lry, *, same_ref, symmetric, tol, max_iters, beta,
     # Per game, as the eager call decides: the symmetric path for games with
     # max |A + A^T| <= tol / 4. Each path is compiled once and runs only
     # when some game of the batch takes it.
-    skew = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2)),
-                   axis=(-2, -1)) <= tol / 4
+    skew_error = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2)),
+                         axis=(-2, -1))
+    skew = skew_error <= tol / 4
+    # Every game on the symmetric path exactly antisymmetric (tournaments,
+    # margins, log-odds of a BTL model): one certificate product, not two.
+    exact = jnp.all(jnp.where(skew, skew_error == 0, True))
 
-    def maybe(sym, needed):
-      out = jax.eval_shape(lambda: run(sym))
+    def maybe(sym, needed, exact=False):
+      out = jax.eval_shape(lambda: run(sym, exact))
       zeros = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out)
-      return jax.lax.cond(needed, lambda: run(sym), zeros)
+      return jax.lax.cond(needed, lambda: run(sym, exact), zeros)
 
-    (c1, i1), (c0, i0) = maybe(True, jnp.any(skew)), maybe(False,
-                                                        jnp.any(~skew))
+    (c1, i1), (c0, i0) = (maybe(True, jnp.any(skew), exact),
+                          maybe(False, jnp.any(~skew)))
     pick = lambda a, b: jnp.where(
         skew.reshape(skew.shape + (1,) * (a.ndim - 1)), a, b)
     cert, its = jax.tree.map(pick, c1, c0), jnp.where(skew, i1, i0)
@@ -441,12 +446,15 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
   log_rx, log_ry = lrx.astype(np_dt), lry.astype(np_dt)
   H = max(1, _HOST_BLOCK_ELEMENTS // (n * k))
   sym_mask = np.zeros((B,), bool)
+  exact_skew = np.zeros((B,), bool)  # A = -A^T exactly (cheaper certificate)
   if n == k and same_ref and symmetric is not False:
     for s in range(0, B, H):
       a = flat[s:s + H]
       if not np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float64)
-      sym_mask[s:s + H] = (_skew_error(a) <= tol / 4) | bool(symmetric)
+      err = _skew_error(a)
+      sym_mask[s:s + H] = (err <= tol / 4) | bool(symmetric)
+      exact_skew[s:s + H] = err == 0
 
   # Returned in A's float dtype (float32 for integer input): the kernel's
   # working-dtype answers exactly, and LP fallback answers (float64) as is.
@@ -482,7 +490,8 @@ def _solve_eager(A, ref_row, ref_col, same_ref, symmetric, fallback,
       for s0 in range(0, len(idx), chunk_size):
         gi = idx[s0:s0 + chunk_size]
         lr = (log_rx[gi],) if sym else (log_rx[gi], log_ry[gi])
-        cert, it = _bucketed(lambda a, *r: run(a, r), len(gi),
+        exact = np.bool_(sym and np.all(exact_skew[gi]))
+        cert, it = _bucketed(lambda a, *r: run(a, r, exact), len(gi),
                              flat[gi].astype(np_dt), *lr)
         store(gi, cert, it)
 
