@@ -33,10 +33,15 @@ from nash_align.solvers.kernel import METHODS
 from nash_align.types import NashResult
 
 # Default chunk: about 2^19 payoff entries (2 MB of float32 tableaux), a
-# power of two in [16, 16384]: 128 games at n = 50, 16 at n = 200 on a CPU,
-# where every kernel's [chunk, n, n] intermediates then stay in the caches
-# (2^23 entries ran at about half the games/s; BENCHMARKS.md).
+# power of two in [16, 16384]: 128 games at n = 50 on a CPU, where every
+# kernel's [chunk, n, n] intermediates then stay in the caches (2^23 entries
+# ran at about half the games/s; BENCHMARKS.md). At least 32 games up to
+# 2^16 entries a game (n = 200: 32, not 16): below 32 the pivot loop cannot
+# set its slowest games apart (kernel.method_kernel), and random
+# tournaments at n = 200 ran 19% faster in chunks of 32 (margins 15% slower,
+# log-odds faster; 2026-11-30).
 _CHUNK_ENTRIES = 1 << 19
+_MIN_CHUNK_ENTRIES = 1 << 16  # per game, for the floor of 32 games
 _ACCELERATOR_CHUNK_ENTRIES = 1 << 28
 # method="auto": tried in this order; games a method leaves uncertified go on
 # to the next one (measured fastest first, see BENCHMARKS.md).
@@ -54,7 +59,8 @@ def default_chunk_size(n: int, k: int, backend: Optional[str] = None) -> int:
   entries, cap = ((_CHUNK_ENTRIES, 1 << 14) if backend == "cpu" else
                   (_ACCELERATOR_CHUNK_ENTRIES, 1 << 20))
   p = max(1, entries // (n * (k + 2)))
-  return int(min(cap, max(16, 1 << (p.bit_length() - 1))))
+  floor = 32 if n * (k + 2) <= _MIN_CHUNK_ENTRIES else 16
+  return int(min(cap, max(floor, 1 << (p.bit_length() - 1))))
 
 
 # ----------------------------------------------------------------------------
@@ -371,8 +377,11 @@ def _solve_flat(flat, lrx, lry, *, same_ref, symmetric, tol, max_iters, beta,
     # Per game, as the eager call decides: the symmetric path for games with
     # max |A + A^T| <= tol / 4. Each path is compiled once and runs only
     # when some game of the batch takes it.
-    skew_error = jnp.max(jnp.abs(flat + jnp.swapaxes(flat, -1, -2)),
-                         axis=(-2, -1))
+    # The transpose on its own (a barrier against fusing it into the
+    # reduction, which XLA's CPU backend then does not vectorise): 0.8
+    # instead of 1.3 us a game at n = 50.
+    transposed = jax.lax.optimization_barrier(jnp.swapaxes(flat, -1, -2))
+    skew_error = jnp.max(jnp.abs(flat + transposed), axis=(-2, -1))
     skew = skew_error <= tol / 4
     # Every game on the symmetric path exactly antisymmetric (tournaments,
     # margins, log-odds of a BTL model): one certificate product, not two.
