@@ -335,6 +335,13 @@ _vmap_solve_f32 = jax.jit(jax.vmap(lambda A: solvers.solve(A, tol=TOL)))
                                           (200, 1)])
 def test_eager_jit_vmap_same_certified_answers(n, per_family):
   A = _three_families(n, per_family, seed=n)
+  if n == 10:
+    # The log-odds made only nearly antisymmetric (within tol / 4: still the
+    # symmetric path): a batch mixing exact and inexact games must take the
+    # two-product certificate (the other sizes take the one-product one).
+    noise = np.random.default_rng(1).uniform(-5e-8, 5e-8, A[16:].shape)
+    A[16:] += noise.astype(np.float32)
+    assert np.all(np.abs(A + np.swapaxes(A, 1, 2))[16:].max((1, 2)) > 0)
   eager = solvers.solve(A, tol=TOL)
   jitted = jax.tree.map(np.asarray, _jit_solve_f32(jnp.asarray(A)))
   ref = solvers.solve_lp(A.astype(np.float64))
@@ -477,13 +484,11 @@ def test_compensated_products_within_their_bound(n, k):
 
 def test_antisymmetric_certificate_with_one_product_matches_float64():
   """``certificate(..., skew=True)`` (one product for exactly antisymmetric
-  games) against float64 on strategies near and far from equilibrium, and
-  ``solve`` under jit on a batch mixing exact and only nearly antisymmetric
-  games (which must take the two-product certificate)."""
+  games) against float64 on strategies near and far from equilibrium. (The
+  jitted ``solve`` on a batch mixing exact and nearly antisymmetric games,
+  which must take two products: the n = 10 equivalence test.)"""
   from nash_align.solvers import refine  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(11)
-  # 20 exactly antisymmetric float32 games and 4 nearly so: 24 games of
-  # n = 10, the shape the jit equivalence test compiles.
   A = np.concatenate([_tournaments(3, 8, 10).astype(np.float32),
                       _three_families(10, 4, seed=4)])
   A = (A - np.swapaxes(A, 1, 2)) / 2
@@ -499,12 +504,6 @@ def test_antisymmetric_certificate_with_one_product_matches_float64():
     assert np.all(np.abs(gap - g64) <= bound), (gap - g64, bound)
     # x^T A x = 0, to float32 rounding of the products x_i (A x)_i.
     np.testing.assert_allclose(value, 0.0, atol=1e-6)
-  near = A[:4] + (1e-9 * rng.standard_normal(A[:4].shape)).astype(np.float32)
-  mixed = jnp.asarray(np.concatenate([A, near]))
-  res = jax.tree.map(np.asarray, _jit_solve_f32(mixed))
-  g64 = solvers.duality_gap(np.asarray(mixed, np.float64), res.row, res.col)
-  assert np.all(res.converged) and np.all(g64 <= TOL), g64
-  np.testing.assert_allclose(res.gap, g64, atol=1e-8)
 
 
 @pytest.mark.parametrize("family", ["tournament", "general"])
