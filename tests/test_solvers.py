@@ -228,6 +228,32 @@ def test_jit_and_vmap_agree_with_eager():
                              np.asarray(res.row[:4]), atol=1e-6)
 
 
+def test_shard_map_matches_eager():
+  # shard_map checks that loop carries vary along the mesh axes like the
+  # sharded payoffs (check_vma, its default): constants the solver starts
+  # its loops from must be cast. Tournaments (symmetric path) and general
+  # games in one batch, in chunks of 8 (the chunk loop), on a mesh of the
+  # local devices.
+  A = np.concatenate([FAMILIES["tournament"], FAMILIES["general"]])
+  eager = solvers.solve(A)
+  devices = jax.devices()
+  mesh = jax.sharding.Mesh(np.asarray(devices), ("games",))
+  spec = jax.sharding.PartitionSpec("games")
+  sharded = jax.jit(jax.shard_map(
+      lambda a: solvers.solve(a, chunk_size=8), mesh=mesh, in_specs=spec,
+      out_specs=spec))
+  res = sharded(jnp.asarray(A[:len(A) // len(devices) * len(devices)],
+                            jnp.float32))
+  m = res.row.shape[0]
+  assert np.all(np.asarray(res.converged)) and np.all(eager.converged)
+  np.testing.assert_array_equal(np.asarray(res.row_support),
+                                eager.row_support[:m])
+  np.testing.assert_allclose(np.asarray(res.row), eager.row[:m], atol=TOL)
+  np.testing.assert_allclose(np.asarray(res.col), eager.col[:m], atol=TOL)
+  assert np.all(solvers.duality_gap(A[:m], np.asarray(res.row),
+                                    np.asarray(res.col)) <= TOL)
+
+
 def test_x64_keeps_float64():
   with jax.enable_x64(True):
     A = jnp.asarray(FAMILIES["margin"][:2], jnp.float64)

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from nash_align.solvers import exact
 from nash_align.solvers import refine
 from nash_align.solvers import simplex as simplex_lib
+from nash_align.solvers import varying
 from nash_align.solvers.methods import FIRST_ORDER_METHODS
 from nash_align.solvers.methods import Game
 
@@ -94,8 +95,9 @@ def method_kernel(method_name, symmetric, regularized, check_every):
     z = method.candidates(state)[0]
     if symmetric and len(z) == 2:
       z = (z[1],)
-    return _Slot(state, z, jnp.asarray(jnp.inf, game.A.dtype),
-                 jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+    return varying.like(
+        _Slot(state, z, jnp.asarray(jnp.inf, game.A.dtype),
+              jnp.zeros((), bool), jnp.zeros((), jnp.int32)), game.A)
 
   every = method.check_every or check_every
 
@@ -375,7 +377,7 @@ def _simplex_pivots(state, game, max_iters):
   def pivots(state, update):
     return jax.lax.while_loop(
         lambda s: (~s.optimal) & (s.count < max_iters),
-        lambda s: update(s, game), state)
+        lambda s: update(s, game), varying.like(state, game.A))
 
   state = pivots(state, method.update)
   return pivots(state._replace(optimal=jnp.zeros((), bool)),
@@ -416,7 +418,8 @@ def resume(A, game, scale, state, cert, max_iters, *, symmetric, tol):
       z = _refined_profile(method, symmetric, state, A, scale)
       return state, _keep_certified(cert, certify(state, z)), r + 1
 
-    state, cert, _ = jax.lax.while_loop(cond, body, (state, cert, 0))
+    state, cert, _ = jax.lax.while_loop(
+        cond, body, varying.like((state, cert, jnp.int32(0)), A))
     return state, cert
 
   def support_system(state, z):

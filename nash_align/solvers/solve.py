@@ -27,6 +27,7 @@ from nash_align.solvers import certificate
 from nash_align.solvers import kernel
 from nash_align.solvers import lp
 from nash_align.solvers import refine
+from nash_align.solvers import varying
 from nash_align.solvers.kernel import DEFAULT_CHECK_EVERY
 from nash_align.solvers.kernel import DEFAULT_MAX_ITERS
 from nash_align.solvers.kernel import METHODS
@@ -347,8 +348,8 @@ def _solve_traced(A, ref_row, ref_col, same_ref, symmetric, chunk_size, *,
 
     # Filled in place (stacking the chunks' outputs and concatenating them
     # was 10% slower at n = 50).
-    empty = (refine.Certified.zeros(games, n, k, dt),
-             jnp.zeros((games,), jnp.int32))
+    empty = varying.like((refine.Certified.zeros(games, n, k, dt),
+                          jnp.zeros((games,), jnp.int32)), flat)
     cert, its = jax.lax.fori_loop(0, num, piece, empty)
   else:
     cert, its = solve_flat(flat, lrx, lry)
@@ -389,7 +390,8 @@ def _solve_flat(flat, lrx, lry, *, same_ref, symmetric, tol, max_iters, beta,
 
     def maybe(sym, needed, exact=False):
       out = jax.eval_shape(lambda: run(sym, exact))
-      zeros = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out)
+      zeros = lambda: varying.like(
+          jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out), flat)
       return jax.lax.cond(needed, lambda: run(sym, exact), zeros)
 
     (c1, i1), (c0, i0) = (maybe(True, jnp.any(skew), exact),
