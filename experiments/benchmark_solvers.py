@@ -624,10 +624,15 @@ def run_library(method: str, cell, config, device):
 
   ``method@jit`` times ``jax.jit(solve)`` on the batch as a device array (the
   in-graph path, one compile for the batch's shape) instead of the eager
-  call.
+  call. ``method@shard`` times the same jitted call inside ``jax.shard_map``
+  over every device of the backend, the batch split evenly (on a CPU, with
+  ``config.host_devices`` > 1, one device per core: XLA runs each device's
+  program on its own thread). The batch is padded with copies of its last
+  game to a multiple of the device count (their answers are dropped; the
+  games/s counts the cell's games only).
   """
-  jitted = method.endswith("@jit")
-  method = method[:-len("@jit")] if jitted else method
+  method, path = _split_method(method)
+  jitted = path in ("jit", "shard")
   if cell["beta"] > 0 and method != "auto" and not getattr(
       solvers.METHODS[method], "supports_beta", True):
     return f"n/a: method {method!r} does not handle beta > 0"
@@ -639,17 +644,35 @@ def run_library(method: str, cell, config, device):
   A = cell["A"]
   if jitted:
     ref = kwargs.pop("reference", None)
-    fn = jax.jit(lambda a, r: solvers.solve(a, reference=r, **kwargs))
+    solve = lambda a, r: solvers.solve(a, reference=r, **kwargs)
+    m = A.shape[0]
+    note = "jit"
+    if path == "shard":
+      devices = jax.devices(config.backend or jax.default_backend())
+      mesh = jax.sharding.Mesh(np.asarray(devices), ("games",))
+      spec = jax.sharding.PartitionSpec("games")
+      pad = -m % len(devices)
+      padded = lambda x: None if x is None else jnp.concatenate(
+          [x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
+      put = lambda x: None if x is None else jax.device_put(
+          padded(x), jax.sharding.NamedSharding(mesh, spec))
+      A, ref = put(A), put(ref)
+      fn = jax.jit(jax.shard_map(
+          solve, mesh=mesh, in_specs=(spec, None if ref is None else spec),
+          out_specs=spec))
+      note = f"jit, shard_map over {len(devices)} devices"
+    else:
+      fn = jax.jit(solve)
     t0 = time.perf_counter()
     _block(fn(A, ref))
     first = time.perf_counter() - t0
     with _PeakMemory(device, config.memory_poll_s) as mem:
       res, seconds = _timed(lambda: fn(A, ref), config.min_timing_s,
                             config.max_timing_repeats)
-    return dict(row=np.asarray(res.row), col=np.asarray(res.col),
-                iterations=np.asarray(res.iterations), seconds=seconds,
-                first_call_s=first, memory=mem, note="jit",
-                converged=np.asarray(res.converged))
+    return dict(row=np.asarray(res.row)[:m], col=np.asarray(res.col)[:m],
+                iterations=np.asarray(res.iterations)[:m], seconds=seconds,
+                first_call_s=first, memory=mem, note=note,
+                converged=np.asarray(res.converged)[:m])
   # Warm-up (compiles): enough games to reach the same pool shapes as the
   # whole batch (pools of at most default_chunk_size games; two of them).
   n, k = A.shape[-2:]
@@ -671,6 +694,19 @@ def run_library(method: str, cell, config, device):
               converged=np.asarray(res.converged))
 
 
+_PATHS = ("eager", "jit", "shard")
+
+
+def _split_method(name: str):
+  """``"auto@jit"`` -> ``("auto", "jit")``; no suffix: the eager call."""
+  method, _, path = name.partition("@")
+  path = path or "eager"
+  if path not in _PATHS:
+    raise ValueError(f"config.methods: unknown path {path!r} in {name!r}; "
+                     "expected METHOD, METHOD@jit or METHOD@shard.")
+  return method, path
+
+
 def _names(value) -> tuple:
   """A comma-separated string (or a sequence) of names as a tuple."""
   if isinstance(value, str):
@@ -684,7 +720,7 @@ def library_methods(config):
     return tuple(sorted(solvers.METHODS)) + ("auto",)
   methods = _names(config.methods)
   for m in methods:
-    m = m[:-len("@jit")] if m.endswith("@jit") else m
+    m, _ = _split_method(m)
     if m != "auto" and m not in solvers.METHODS:
       raise ValueError(f"config.methods: unknown method {m!r}; expected "
                        f"'auto' or one of {sorted(solvers.METHODS)}.")
@@ -840,6 +876,7 @@ def machine_info(config) -> Dict[str, Any]:
       platform=platform.platform(), processor=platform.processor(),
       cpu_count=os.cpu_count(), python=platform.python_version(),
       jax=jax.__version__, jax_backend=backend, device=str(dev),
+      device_count=len(jax.devices(backend)),
       device_kind=getattr(dev, "device_kind", ""),
       loadavg=(os.getloadavg() if hasattr(os, "getloadavg") else None))
 
@@ -917,6 +954,26 @@ def plot(rows, path):
   return True
 
 
+def use_host_devices(count: int):
+  """Makes JAX's CPU backend ``count`` devices (0: leave it as it is).
+
+  XLA reads the flag when the backend starts, so this must run before any
+  JAX computation of the process.
+  """
+  if count < 0:
+    raise ValueError(f"config.host_devices must be >= 0, got {count}.")
+  if not count:
+    return
+  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+  if xla_bridge.backends_are_initialized():
+    raise RuntimeError("config.host_devices: JAX's backends already started; "
+                       "set it before the first JAX computation.")
+  flags_ = [f for f in os.environ.get("XLA_FLAGS", "").split()
+            if not f.startswith("--xla_force_host_platform_device_count")]
+  os.environ["XLA_FLAGS"] = " ".join(
+      flags_ + [f"--xla_force_host_platform_device_count={count}"])
+
+
 def default_command(config, workdir: str) -> str:
   return (f"python -m experiments.benchmark_solvers "
           f"--config=experiments/configs/benchmark_solvers.py:{config.preset} "
@@ -958,7 +1015,8 @@ def run(config, workdir: str, command: Optional[str] = None, log=print) -> str:
       "## Solver benchmark (`experiments/benchmark_solvers.py`)\n",
       f"Command: `{command}`  ",
       f"Machine: {info['platform']}, {info['cpu_count']} CPUs, JAX "
-      f"{info['jax']} backend `{info['jax_backend']}` ({info['device']}); "
+      f"{info['jax']} backend `{info['jax_backend']}` ({info['device']}, "
+      f"{info['device_count']} device(s)); "
       f"date {info['date_utc']}; load average at the end "
       f"{info['loadavg']}; total {total:.0f} s.\n",
       "Games per second of the timed call (JAX solvers: second call, after "
@@ -996,6 +1054,7 @@ def main(argv):
   del argv
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
+  use_host_devices(_CONFIG.value.host_devices)
   command = "python -m experiments.benchmark_solvers " + " ".join(
       sys.argv[1:])
   print(run(_CONFIG.value, _WORKDIR.value, command=command))

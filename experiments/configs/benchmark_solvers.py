@@ -45,9 +45,15 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   # Certification threshold on the float64 duality gap.
   c.tol = 1e-6
   # This library: "all" = every method in solvers.METHODS plus "auto";
-  # otherwise comma-separated method names, e.g. "auto,omd".
+  # otherwise comma-separated method names, e.g. "auto,omd". A suffix picks
+  # the path: "auto" the eager call, "auto@jit" jax.jit(solve), "auto@shard"
+  # the jitted call in jax.shard_map over every device of the backend.
+  # With host_devices = N > 0 the CPU backend has N devices (XLA's
+  # --xla_force_host_platform_device_count, set before JAX starts): with one
+  # per core, "auto@shard" runs a share of the batch on each core.
   c.methods = "all"
   c.max_iters = 0  # 0: the library's default
+  c.host_devices = 0  # 0: JAX's default (one CPU device)
   # Baselines and how many games each solves per cell (they solve the first
   # min(batch, cap) games of the cell and report games/s from that subsample).
   c.baselines = BASELINES
