@@ -35,6 +35,14 @@ def test_unknown_preset_and_names():
   c.methods = "no_such_method"
   with pytest.raises(ValueError, match="no_such_method"):
     bench.library_methods(c)
+  c.methods = "auto,auto@jit,simplex@shard"
+  assert bench.library_methods(c) == ("auto", "auto@jit", "simplex@shard")
+  c.methods = "auto@gpu"
+  with pytest.raises(ValueError, match="unknown path 'gpu'"):
+    bench.library_methods(c)
+  with pytest.raises(ValueError, match="host_devices"):
+    bench.use_host_devices(-1)
+  bench.use_host_devices(0)  # leaves JAX as it is
 
 
 def test_certify_against_brute_force():
