@@ -652,7 +652,7 @@ def run_library(method: str, cell, config, device):
       mesh = jax.sharding.Mesh(np.asarray(devices), ("games",))
       spec = jax.sharding.PartitionSpec("games")
       pad = -m % len(devices)
-      padded = lambda x: None if x is None else jnp.concatenate(
+      padded = lambda x: jnp.concatenate(
           [x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
       put = lambda x: None if x is None else jax.device_put(
           padded(x), jax.sharding.NamedSharding(mesh, spec))
