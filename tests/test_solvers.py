@@ -398,10 +398,10 @@ def test_eager_jit_vmap_same_certified_answers(n, per_family):
     # (unique equilibria here) HiGHS's.
     np.testing.assert_array_equal(res.row_support, res.row > 0)
     np.testing.assert_array_equal(res.row_support, ref.row[games] > 1e-9)
-    # The same answers as the eager call.
-    np.testing.assert_array_equal(res.row_support, eager.row_support[games])
-    np.testing.assert_allclose(res.row, eager.row[games], atol=TOL)
-    np.testing.assert_allclose(res.col, eager.col[games], atol=TOL)
+    if res is not eager:  # the same answers as the eager call
+      np.testing.assert_array_equal(res.row_support, eager.row_support[games])
+      np.testing.assert_allclose(res.row, eager.row[games], atol=TOL)
+      np.testing.assert_allclose(res.col, eager.col[games], atol=TOL)
 
 
 @pytest.mark.parametrize("method,max_iters", [("simplex", 3), ("mwu", 48)])
