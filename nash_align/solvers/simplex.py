@@ -65,10 +65,22 @@ class SimplexState(NamedTuple):
   count: jax.Array  # [] int32 pivots taken
   tableau: jax.Array  # [n, k + 2]: B^{-1} N, then perturbed and true rhs
   objective: jax.Array  # [k + 2] reduced costs, then objective values
-  row_label: jax.Array  # [n] int32 basic variable of each row
-  col_label: jax.Array  # [k] int32 nonbasic variable of each column
+  # [n + k] int32: the basic variable of each row, then the nonbasic
+  # variable of each column. One array, so a pivot swaps two entries in one
+  # pass (two arrays cost 4% more a pivot at n = 50).
+  labels: jax.Array
   optimal: jax.Array  # [] bool: no improving column (or no valid pivot)
   weights: jax.Array  # [k] Devex reference weights of the nonbasic columns
+
+  @property
+  def row_label(self):
+    """``[n]`` int32 basic variable of each row."""
+    return self.labels[..., :self.tableau.shape[-2]]
+
+  @property
+  def col_label(self):
+    """``[k]`` int32 nonbasic variable of each column."""
+    return self.labels[..., self.tableau.shape[-2]:]
 
 
 def simplex() -> Method:
@@ -118,10 +130,10 @@ def simplex() -> Method:
       norms = jnp.sum(jnp.square((1.0 - jnp.min(A)) - A), axis=1)
     else:
       norms = jnp.sum(jnp.square(Ap), axis=0)
-    return SimplexState(jnp.zeros((), jnp.int32), T, r,
-                        jnp.arange(k, k + n, dtype=jnp.int32),
-                        jnp.arange(k, dtype=jnp.int32), jnp.zeros((), bool),
-                        1.0 + norms)
+    labels = jnp.concatenate([jnp.arange(k, k + n, dtype=jnp.int32),
+                              jnp.arange(k, dtype=jnp.int32)])
+    return SimplexState(jnp.zeros((), jnp.int32), T, r, labels,
+                        jnp.zeros((), bool), 1.0 + norms)
 
   def update(state, game):
     del game
@@ -143,7 +155,8 @@ def simplex() -> Method:
     valid = col > _PIVOT_TOL
     ratio = jnp.where(valid, rhs / jnp.where(valid, col, 1.0), jnp.inf)
     i = _argmin(ratio)
-    go = improving & jnp.any(valid) & ~state.optimal
+    # A finite least ratio means some valid row (one reduction less).
+    go = improving & (ratio[i] < jnp.inf) & ~state.optimal
     return _pivot(state, i, j, go)
 
   def candidates(state):
@@ -212,11 +225,15 @@ def _pivot(state, i, j, go):
   weights = jnp.where(go, weights, state.weights)
   # Devex reset (Forrest & Goldfarb 1992): the reference weights only grow,
   # and on long runs overflowed to inf (then every column priced at -0).
+  # (Capping each weight instead saves the max, 6% of a pivot at n = 50,
+  # but took 821 instead of 466 pivots a random tournament at n = 200.)
   weights = jnp.where(jnp.max(weights) > _DEVEX_RESET, 1.0, weights)
-  rl = jnp.where(is_i & go, state.col_label[j], state.row_label)
-  cl = jnp.where(is_jk & go, state.row_label[i], state.col_label)
+  lab = state.labels
+  at = jnp.arange(n + k)
+  labels = jnp.where(go & (at == i), lab[n + j],
+                     jnp.where(go & (at == n + j), lab[i], lab))
   return SimplexState(state.count + go.astype(jnp.int32), T_new, r_new,
-                      rl, cl, state.optimal | ~go, weights)
+                      labels, state.optimal | ~go, weights)
 
 
 def dual_update(state):
