@@ -509,11 +509,20 @@ def test_compensated_products_within_their_bound(n, k):
   v = rng.dirichlet(np.full(k, 0.1), 8).astype(np.float32)
   u = rng.dirichlet(np.full(n, 0.1), 8).astype(np.float32)
   A64 = A.astype(np.float64)
+  # With a_max (a bound on max |A|, as the certificate passes its scale) the
+  # bound is relative to a_max sum |v| instead.
+  a_max = np.abs(A).max(axis=(1, 2))
   for got, exact, bound in (
       (compensated.matvec(A, v), np.einsum("bij,bj->bi", A64, v),
        np.einsum("bij,bj->bi", np.abs(A64), v) * compensated.matvec_error(k)),
       (compensated.vecmat(u, A), np.einsum("bi,bij->bj", u, A64),
-       np.einsum("bi,bij->bj", u, np.abs(A64)) * compensated.matvec_error(n))):
+       np.einsum("bi,bij->bj", u, np.abs(A64)) * compensated.matvec_error(n)),
+      (compensated.matvec(A, v, a_max=a_max), np.einsum("bij,bj->bi", A64, v),
+       (a_max * v.sum(-1, dtype=np.float64))[:, None]
+       * compensated.matvec_error(k)),
+      (compensated.vecmat(u, A, a_max=a_max), np.einsum("bi,bij->bj", u, A64),
+       (a_max * u.sum(-1, dtype=np.float64))[:, None]
+       * compensated.matvec_error(n))):
     err = np.abs(np.float64(got[0]) + np.float64(got[1]) - exact)
     assert np.all(err <= bound), (err / bound).max()
   # The bound is far below float32's own k * 2^-24: the test can fail.

@@ -145,11 +145,11 @@ def certificate(A, x, y, scale=None, skew=False):
   """
   if scale is None:
     scale = jnp.max(jnp.abs(A))
-  ay_hi, ay_lo = cp.matvec(A, x if y is None else y)
+  ay_hi, ay_lo = cp.matvec(A, x if y is None else y, a_max=scale)
   if skew:
     xa_hi, xa_lo = -ay_hi, -ay_lo
   else:
-    xa_hi, xa_lo = cp.vecmat(x, A)
+    xa_hi, xa_lo = cp.vecmat(x, A, a_max=scale)
   c1, d1 = _df_max(ay_hi, ay_lo)
   c2, d2 = _df_max(-xa_hi, -xa_lo)
   s, e = cp.two_sum(c1, c2)
@@ -331,9 +331,9 @@ def certify_regularized(A, x, y, beta, log_ref_row, log_ref_col, tol):
   above with double-float ``A y`` (:func:`_kl_to_best_response`); the
   returned ``gap`` is that bound, at least what float64 would compute.
   """
-  ay_hi, ay_lo = cp.matvec(A, y)
-  xa_hi, xa_lo = cp.vecmat(x, A)
   scale = jnp.max(jnp.abs(A))
+  ay_hi, ay_lo = cp.matvec(A, y, a_max=scale)
+  xa_hi, xa_lo = cp.vecmat(x, A, a_max=scale)
   err_ay = cp.matvec_error(A.shape[1], A.dtype) * scale * jnp.sum(y)
   err_xa = cp.matvec_error(A.shape[0], A.dtype) * scale * jnp.sum(x)
   gap = beta * (

@@ -307,7 +307,7 @@ def _basis_solution(state, A, scale, duals, steps):
   u_lo = zero_n
   dw, du = zero_k, zero_n
   for _ in range(steps):
-    r = jnp.where(in_R, residual(*cp.matvec(A, w_hi, w_lo),
+    r = jnp.where(in_R, residual(*cp.matvec(A, w_hi, w_lo, a_max=scale),
                                  *cp.total(w_hi, w_lo)), 0.0)
     d_tab = cp.mm(T, pad2(jnp.where(nb_slack, r[jnp.minimum(u_at, n - 1)],
                                      0.0))) / scale
@@ -316,7 +316,7 @@ def _basis_solution(state, A, scale, duals, steps):
     w_hi, w_lo = cp.add(w_hi, w_lo, dw, zero_k)
     if not duals:
       continue
-    r = jnp.where(in_S, residual(*cp.vecmat(u_hi, A, u_lo),
+    r = jnp.where(in_S, residual(*cp.vecmat(u_hi, A, u_lo, a_max=scale),
                                  *cp.total(u_hi, u_lo)), 0.0)
     d_tab = cp.mm(jnp.where(basic_w, r[jnp.minimum(w_at, k - 1)], 0.0),
                   T)[:k] / scale
@@ -415,9 +415,9 @@ def refresh(state, A, scale, steps=None):
   # Slack values 1 - (A'' w)_i and reduced costs (A''^T u)_j - 1 (A'' the
   # unscaled shifted payoffs): the residuals of the basis systems, on
   # every row and column.
-  slack = _residual(sol.gamma, *cp.matvec(A, w_hi, w_lo),
+  slack = _residual(sol.gamma, *cp.matvec(A, w_hi, w_lo, a_max=scale),
                     *cp.total(w_hi, w_lo))
-  reduced = -_residual(sol.gamma, *cp.vecmat(u_hi, A, u_lo),
+  reduced = -_residual(sol.gamma, *cp.vecmat(u_hi, A, u_lo, a_max=scale),
                        *cp.total(u_hi, u_lo))
   rl, cl = state.row_label, state.col_label
   rhs = jnp.where(rl < k, scale * (w_hi + w_lo)[jnp.minimum(rl, k - 1)],
