@@ -142,6 +142,9 @@ def certificate(A, x, y, scale=None, skew=False):
   ``skew=True`` is the caller's promise that ``A = -A^T`` exactly and
   ``y`` is ``x``: then ``x^T A = -(A x)^T`` exactly, and one product (with
   its own error bound, which ``slack`` counts for both sides) serves both.
+
+  ``scale``: ``max |A|`` or a bound above it (None: computed). The products
+  and their error bounds rest on it, so it must not be smaller.
   """
   if scale is None:
     scale = jnp.max(jnp.abs(A))
@@ -339,7 +342,7 @@ def certify_regularized(A, x, y, beta, log_ref_row, log_ref_col, tol):
   gap = beta * (
       _kl_to_best_response(x, log_ref_row, ay_hi, ay_lo, beta, err_ay)
       + _kl_to_best_response(y, log_ref_col, -xa_hi, -xa_lo, beta, err_xa))
-  _, value, _ = certificate(A, x, y)
+  _, value, _ = certificate(A, x, y, scale)
   # The bound is of the distributions the arrays represent (x / sum x):
   # scaled by their sums' error, not shifted by it.
   sx, sy = cp.total(x), cp.total(y)
